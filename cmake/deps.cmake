@@ -1,0 +1,70 @@
+# Every dependency comes from the system (the distribution, vcpkg, MSYS2);
+# nothing is vendored. Each is wrapped in an interface target tn_<name>.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+add_library(tn_threads INTERFACE)
+target_link_libraries(tn_threads INTERFACE Threads::Threads)
+
+# libuv: Debian ships a pkg-config file and no CMake package.
+add_library(tn_libuv INTERFACE)
+find_package(libuv CONFIG QUIET)
+if(TARGET libuv::uv_a AND TN_PREFER_STATIC_UV)
+    target_link_libraries(tn_libuv INTERFACE libuv::uv_a)
+elseif(TARGET libuv::uv)
+    target_link_libraries(tn_libuv INTERFACE libuv::uv)
+else()
+    pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv>=1.44)
+    target_link_libraries(tn_libuv INTERFACE PkgConfig::LIBUV)
+endif()
+
+# llhttp: an installed package (llhttp::llhttp, as vcpkg and upstream
+# releases provide), else the generated C sources of Debian's node-llhttp,
+# compiled here with plain flags (they are not warning-clean under ours).
+add_library(tn_llhttp INTERFACE)
+add_library(tn_llhttp_headers INTERFACE)
+find_package(llhttp CONFIG QUIET)
+if(TARGET llhttp::llhttp)
+    target_link_libraries(tn_llhttp INTERFACE llhttp::llhttp)
+    get_target_property(_llh_inc llhttp::llhttp INTERFACE_INCLUDE_DIRECTORIES)
+    target_include_directories(tn_llhttp_headers INTERFACE ${_llh_inc})
+    message(STATUS "llhttp: installed CMake package llhttp::llhttp")
+else()
+    set(TN_LLHTTP_SOURCE_DIR "" CACHE PATH "Directory holding llhttp's api.c, http.c, llhttp.c")
+    set(TN_LLHTTP_INCLUDE_DIR "" CACHE PATH "Directory holding llhttp.h")
+    find_path(TN_LLHTTP_SRC NAMES llhttp.c api.c http.c
+        HINTS ${TN_LLHTTP_SOURCE_DIR} PATHS /usr/share/llhttp NO_DEFAULT_PATH)
+    find_path(TN_LLHTTP_INC NAMES llhttp.h
+        HINTS ${TN_LLHTTP_INCLUDE_DIR} PATHS /usr/share/include/llhttp NO_DEFAULT_PATH)
+    if(NOT TN_LLHTTP_SRC OR NOT TN_LLHTTP_INC)
+        message(FATAL_ERROR
+            "llhttp not found. Either install a llhttp CMake package (llhttp::llhttp, "
+            "e.g. vcpkg 'llhttp'), or install Debian's node-llhttp package (its C sources "
+            "are compiled into the build; set TN_LLHTTP_SOURCE_DIR/TN_LLHTTP_INCLUDE_DIR "
+            "if they live elsewhere).")
+    endif()
+    add_library(tn_llhttp_src STATIC
+        ${TN_LLHTTP_SRC}/api.c ${TN_LLHTTP_SRC}/http.c ${TN_LLHTTP_SRC}/llhttp.c)
+    target_include_directories(tn_llhttp_src PUBLIC $<BUILD_INTERFACE:${TN_LLHTTP_INC}>)
+    set_target_properties(tn_llhttp_src PROPERTIES POSITION_INDEPENDENT_CODE ON C_VISIBILITY_PRESET hidden)
+    target_link_libraries(tn_llhttp INTERFACE tn_llhttp_src)
+    target_include_directories(tn_llhttp_headers INTERFACE ${TN_LLHTTP_INC})
+    message(STATUS "llhttp: compiled from sources in ${TN_LLHTTP_SRC}")
+endif()
+
+# PCRE2 (8-bit) for read_until_regex and routing.
+add_library(tn_pcre2 INTERFACE)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+target_link_libraries(tn_pcre2 INTERFACE PkgConfig::PCRE2)
+target_compile_definitions(tn_pcre2 INTERFACE PCRE2_CODE_UNIT_WIDTH=8)
+
+# zlib (gzip request bodies and responses) and OpenSSL's libcrypto (signed cookies).
+add_library(tn_zlib INTERFACE)
+find_package(ZLIB REQUIRED)
+target_link_libraries(tn_zlib INTERFACE ZLIB::ZLIB)
+add_library(tn_crypto INTERFACE)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+target_link_libraries(tn_crypto INTERFACE OpenSSL::Crypto)
+
+if(TN_BUILD_TESTS)
+    pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
+endif()

@@ -1,0 +1,10 @@
+/* tornuv: Tornado's asynchronous networking design in C, over libuv.
+ * The umbrella header: the whole portable public API. The embedding API,
+ * which names libuv types, is in <tornuv/uv.h>. */
+#ifndef TORNUV_H
+#define TORNUV_H
+
+#include "tornuv/common.h"
+#include "tornuv/ioloop.h"
+
+#endif /* TORNUV_H */
