@@ -33,7 +33,7 @@ extern "C" {
  * integer) on Windows, a file descriptor elsewhere. */
 #ifdef _WIN32
 typedef uintptr_t tn_socket_t;
-#define TN_INVALID_SOCKET ((tn_socket_t)~(uintptr_t)0)
+#define TN_INVALID_SOCKET ((tn_socket_t) ~(uintptr_t)0)
 #else
 typedef int tn_socket_t;
 #define TN_INVALID_SOCKET (-1)
