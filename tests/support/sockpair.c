@@ -48,6 +48,32 @@ void tn_test_socketpair(tn_socket_t sv[2])
     setsockopt(sv[1], IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof(one));
 }
 
+tn_socket_t tn_test_connect(int port)
+{
+#ifdef _WIN32
+    WSADATA wsa;
+    WSAStartup(MAKEWORD(2, 2), &wsa);
+#endif
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((unsigned short)port);
+    tn_socket_t s = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_neq(s, TN_INVALID_SOCKET);
+    cr_assert_eq(connect(s, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    return s;
+}
+
+void tn_test_shutdown_write(tn_socket_t s)
+{
+#ifdef _WIN32
+    shutdown(s, SD_SEND);
+#else
+    shutdown(s, SHUT_WR);
+#endif
+}
+
 void tn_test_closesocket(tn_socket_t s)
 {
 #ifdef _WIN32

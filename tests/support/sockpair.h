@@ -8,7 +8,11 @@
 
 /* Creates a connected pair over 127.0.0.1 (asserting success). */
 void tn_test_socketpair(tn_socket_t sv[2]);
+/* Connects a blocking TCP socket to 127.0.0.1:port (asserting success). */
+tn_socket_t tn_test_connect(int port);
 void tn_test_closesocket(tn_socket_t s);
+/* shutdown(SHUT_WR / SD_SEND). */
+void tn_test_shutdown_write(tn_socket_t s);
 /* Closes with SO_LINGER {1, 0}, so the peer sees a reset. */
 void tn_test_reset(tn_socket_t s);
 /* send/recv returning the byte count or -1. */
