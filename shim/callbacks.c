@@ -72,6 +72,7 @@ static void on_check(uv_check_t *check)
     if (loop->queue.next == &loop->queue) {
         uv_mutex_unlock(&loop->mutex);
         disarm_idle(loop);
+        tn__loop_progress(loop);
         return;
     }
     batch.next = loop->queue.next;
@@ -138,8 +139,8 @@ static int push(tn_ioloop_t *loop, tn_callback_cb cb, void *arg, int internal)
     node->cb = cb;
     node->arg = arg;
     node->embedded = 0;
-    int on_thread = tn__loop_on_thread(loop);
     uv_mutex_lock(&loop->mutex);
+    int on_thread = tn__loop_on_thread(loop);
     if (!loop->accepting && !(internal && loop->state < TN__LOOP_FINAL)) {
         uv_mutex_unlock(&loop->mutex);
         tn_free(node);

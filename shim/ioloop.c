@@ -127,7 +127,10 @@ int tn_ioloop_start(tn_ioloop_t *loop)
     tn_ioloop_t *previous = current_loop;
     current_loop = loop;
     loop->running = 1;
+    /* Read by add_callback on other threads, under the mutex. */
+    uv_mutex_lock(&loop->mutex);
     loop->thread = uv_thread_self();
+    uv_mutex_unlock(&loop->mutex);
     /* A started loop runs until stop, like Tornado's, even when nothing keeps
      * libuv's loop alive: the waker holds a reference for the duration. */
     uv_ref((uv_handle_t *)&loop->waker);

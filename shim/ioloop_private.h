@@ -39,7 +39,7 @@ struct tn_ioloop_s {
     int running;        /* inside tn_ioloop_start / the teardown run */
     int stop_requested; /* tn_ioloop_stop was called and start has not returned yet */
     tn__loop_state_t state;
-    uv_thread_t thread; /* the thread running (or last running) the loop */
+    uv_thread_t thread; /* the thread running (or last running) the loop; mutex */
 
     /* add_callback queue. queue and accepting are guarded by mutex; accepting
      * drops to 0 (under the mutex) before the waker may be closed, so another
