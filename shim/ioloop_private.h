@@ -11,8 +11,9 @@
 #include "loop_internal.h"
 
 /* One entry of the add_callback queue. Nodes of callbacks are allocated per
- * call; a timeout that had to wait behind older callbacks embeds its own node
- * (see timeout.c), so removing it is an unlink and never a search. */
+ * call; a timeout that runs through the queue (zero delay, or due while older
+ * callbacks wait) embeds its own node (see timeout.c), so removing it is an
+ * unlink and never a search. */
 typedef struct tn__qnode_s tn__qnode_t;
 struct tn__qnode_s {
     tn__qnode_t *prev, *next;
@@ -23,7 +24,6 @@ struct tn__qnode_s {
 };
 
 typedef struct tn__signal_s tn__signal_t;
-typedef struct tn__sync_list_s tn__sync_list_t;
 
 typedef enum {
     TN__LOOP_OPEN = 0,
@@ -71,7 +71,7 @@ struct tn_ioloop_s {
     uint64_t next_timeout_id;
     tn__idmap_t handlers; /* fd -> tn__fdhandler_t */
     tn__signal_t *signals;
-    void *syncs; /* run_sync handles kept for late tn_sync_done (sync.c) */
+    tn_sync_t *syncs; /* run_sync handles kept for a late tn_sync_done (sync.c) */
     uint64_t rng;
 
     tn_detached_cb on_detached;

@@ -33,7 +33,7 @@ static void on_timeout(tn_ioloop_t *loop, void *arg)
 
 static void unlink_sync(tn_sync_t *sync)
 {
-    for (tn_sync_t **p = (tn_sync_t **)&sync->loop->syncs; *p != NULL; p = &(*p)->next) {
+    for (tn_sync_t **p = &sync->loop->syncs; *p != NULL; p = &(*p)->next) {
         if (*p == sync) {
             *p = sync->next;
             return;
