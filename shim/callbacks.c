@@ -83,17 +83,12 @@ static void on_check(uv_check_t *check)
     uv_mutex_unlock(&loop->mutex);
 
     /* Pop one at a time: a callback may unlink a later node of this batch
-     * (remove_timeout of a waiting timeout), which unlink handles under the
-     * mutex like any other node. */
-    for (;;) {
-        uv_mutex_lock(&loop->mutex);
+     * (remove_timeout of a waiting timeout). The batch is touched by this
+     * thread only, so popping needs no lock; unlink takes the mutex anyway
+     * because it cannot tell a batch node from a node of the shared queue. */
+    while (batch.next != &batch) {
         tn__qnode_t *node = batch.next;
-        if (node == &batch) {
-            uv_mutex_unlock(&loop->mutex);
-            break;
-        }
         list_unlink(node);
-        uv_mutex_unlock(&loop->mutex);
         tn_callback_cb cb = node->cb;
         void *arg = node->arg;
         if (!node->embedded)
