@@ -133,7 +133,8 @@ int tn_ioloop_add_handler(tn_ioloop_t *loop, tn_socket_t fd, int events, tn_hand
     } else {
         tn__idmap_del(&loop->handlers, (uint64_t)fd);
         tn_free(r);
-        return err;
+        /* Another libuv handle (a stream, say) already watches this fd. */
+        return err == UV_EEXIST ? TN_EEXIST : err;
     }
     tn__loop_track(loop, &r->track, on_close_request);
     return 0;

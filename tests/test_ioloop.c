@@ -574,6 +574,28 @@ Test(ioloop, signal_handler_runs_on_loop)
     tn_test_close(loop, 0);
 }
 
+static void on_signal_other(tn_ioloop_t *loop, int signum, void *arg)
+{
+    *(int *)arg = -signum;
+    tn_ioloop_stop(loop);
+}
+
+Test(ioloop, second_signal_handler_replaces_first)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    int first = 0, second = 0;
+    cr_assert_eq(tn_ioloop_add_signal_handler(loop, 0, on_signal, &first), TN_EINVAL);
+    cr_assert_eq(tn_ioloop_add_signal_handler(loop, SIGUSR2, on_signal, &first), 0);
+    cr_assert_eq(tn_ioloop_add_signal_handler(loop, SIGUSR2, on_signal_other, &second), 0);
+    cr_assert_eq(tn_ioloop_alive_count(loop), 0);
+    raise(SIGUSR2);
+    tn_test_run(loop, 2000);
+    cr_assert_eq(first, 0);
+    cr_assert_eq(second, -SIGUSR2);
+    /* close(0) removes signal handlers itself. */
+    tn_test_close(loop, 0);
+}
+
 Test(ioloop, sigpipe_is_ignored_after_new)
 {
     signal(SIGPIPE, SIG_DFL);
