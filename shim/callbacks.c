@@ -23,11 +23,16 @@ static void on_idle(uv_idle_t *idle)
     (void)idle;
 }
 
+/* While callbacks wait, the idle handle is active and referenced: poll does
+ * not sleep, and a host's uv_run(UV_RUN_DEFAULT) does not return with
+ * accepted work still queued (a stream's close callback, say). At rest it is
+ * stopped and unreferenced like the other internal handles. */
 static void arm_idle(tn_ioloop_t *loop)
 {
     if (!loop->idle_active && loop->state < TN__LOOP_FINAL) {
         loop->idle_active = 1;
         uv_idle_start(&loop->idle, on_idle);
+        uv_ref((uv_handle_t *)&loop->idle);
     }
 }
 
@@ -36,6 +41,7 @@ static void disarm_idle(tn_ioloop_t *loop)
     if (loop->idle_active) {
         loop->idle_active = 0;
         uv_idle_stop(&loop->idle);
+        uv_unref((uv_handle_t *)&loop->idle);
     }
 }
 
@@ -117,8 +123,8 @@ int tn__callbacks_init(tn_ioloop_t *loop)
     uv_idle_init(loop->uv, &loop->idle);
     loop->waker.data = loop->check.data = loop->idle.data = loop;
     uv_check_start(&loop->check, on_check);
-    /* None of them may keep a host's loop alive. The idle handle is only
-     * active while callbacks wait (which is also when poll must not sleep). */
+    /* None of them may keep an idle host's loop alive (see arm_idle for the
+     * one exception: callbacks waiting to run). */
     uv_unref((uv_handle_t *)&loop->waker);
     uv_unref((uv_handle_t *)&loop->check);
     uv_unref((uv_handle_t *)&loop->idle);

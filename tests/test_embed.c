@@ -134,6 +134,12 @@ static void on_count(tn_ioloop_t *loop, void *arg)
     (*(int *)arg)++;
 }
 
+static void on_count_chain(tn_ioloop_t *loop, void *arg)
+{
+    if (++*(int *)arg < 5)
+        tn_ioloop_add_callback(loop, on_count_chain, arg);
+}
+
 static void on_detached_flag(void *arg)
 {
     (*(int *)arg)++;
@@ -153,6 +159,12 @@ Test(embed, idle_attached_loop_lets_host_uv_run_return)
     cr_assert_eq(uv_run(&uv, UV_RUN_DEFAULT), 0);
     cr_assert_eq(n, 2);
     cr_assert_eq(uv_run(&uv, UV_RUN_DEFAULT), 0);
+    /* Queued callbacks alone keep the host running until they ran,
+     * including callbacks they queue. */
+    n = 0;
+    tn_ioloop_add_callback(loop, on_count_chain, &n);
+    cr_assert_eq(uv_run(&uv, UV_RUN_DEFAULT), 0);
+    cr_assert_eq(n, 5);
     int detached = 0;
     cr_assert_eq(tn_ioloop_detach(loop, on_detached_flag, &detached), 0);
     cr_assert_eq(detached, 0);

@@ -16,10 +16,10 @@ extern "C" {
 /** Attaches a new tornuv loop to a host-owned uv_loop_t, on the thread that
  * runs it. Internal handles (a uv_async_t, uv_check_t and uv_idle_t) are
  * unref'd, so the host's uv_run(UV_RUN_DEFAULT) returns once only tornuv's
- * idle machinery would remain; note that callbacks queued with add_callback
- * do not keep the host's loop alive on their own either (user-visible
- * objects such as timeouts, handlers and streams do). Ignores SIGPIPE like
- * tn_ioloop_new. Returns 0, TN_EINVAL, TN_ENOMEM or a libuv error (leaving no
+ * idle machinery would remain; callbacks queued with add_callback keep it
+ * running until they have run, and user-visible objects (timeouts,
+ * handlers, streams, servers) keep it alive like any libuv handle. Ignores
+ * SIGPIPE like tn_ioloop_new. Returns 0, TN_EINVAL, TN_ENOMEM or a libuv error (leaving no
  * handle behind). Makes the new loop current. tn_ioloop_start, stop, run_sync
  * and close do not apply to an attached loop.
  * Tornado: AsyncIOLoop wrapping an existing asyncio loop. */
