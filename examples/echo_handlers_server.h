@@ -104,6 +104,7 @@ static void echo_net_init(void)
 
 #define ECHO_READ_CHUNK 65536
 #define ECHO_ACCEPTS_PER_EVENT 64
+#define ECHO_ACCEPT_PAUSE_MS 100
 
 typedef struct echo_server_s echo_server_t;
 typedef struct echo_client_s echo_client_t;
@@ -126,6 +127,8 @@ struct echo_server_s {
     size_t nclients;
     size_t accepted;
     unsigned long long bytes_echoed;
+    tn_timeout_id resume; /* pending end of an accept pause, or 0 */
+    size_t accept_pauses;
 };
 
 static void echo_client_close(echo_client_t *c)
@@ -213,6 +216,13 @@ static void on_echo_client(tn_ioloop_t *loop, tn_socket_t fd, int events, void *
     }
 }
 
+static void on_echo_resume(tn_ioloop_t *loop, void *arg)
+{
+    echo_server_t *s = arg;
+    s->resume = 0;
+    tn_ioloop_update_handler(loop, s->listener, TN_READ);
+}
+
 static void on_echo_accept(tn_ioloop_t *loop, tn_socket_t fd, int events, void *arg)
 {
     echo_server_t *s = arg;
@@ -220,8 +230,14 @@ static void on_echo_accept(tn_ioloop_t *loop, tn_socket_t fd, int events, void *
         tn_socket_t cfd = accept(s->listener, NULL, NULL);
         if (cfd == TN_INVALID_SOCKET) {
             int err = echo_last_error();
-            if (!echo_would_block(err) && !echo_interrupted(err))
-                tn_log(TN_LOG_WARN, "echo: accept failed (%d)", err);
+            if (echo_would_block(err) || echo_interrupted(err))
+                return;
+            /* Out of fds, say: the listener stays readable, so pause it
+             * rather than spin (and log once per pause). */
+            tn_log(TN_LOG_WARN, "echo: accept failed (%d), pausing accepts", err);
+            s->accept_pauses++;
+            tn_ioloop_update_handler(loop, s->listener, TN_NONE);
+            s->resume = tn_ioloop_call_later(loop, ECHO_ACCEPT_PAUSE_MS, on_echo_resume, s);
             return;
         }
         echo_client_t *c = tn_calloc(1, sizeof(*c));
@@ -281,6 +297,7 @@ static void echo_server_stop(echo_server_t *s)
 {
     while (s->clients != NULL)
         echo_client_close(s->clients);
+    tn_ioloop_remove_timeout(s->loop, s->resume);
     tn_ioloop_remove_handler(s->loop, s->listener);
     echo_closesocket(s->listener);
 }

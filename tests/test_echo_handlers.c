@@ -185,3 +185,54 @@ Test(echo_handlers, resets_and_vanished_clients_are_cleaned_up)
     echo_server_stop(&server);
     tn_test_close(loop, 0);
 }
+
+#ifndef _WIN32
+#include <sys/resource.h>
+
+/* F15 for the example: out of fds, the listener is paused instead of making
+ * the loop spin, and accepting resumes once fds are available again. */
+static void on_stop_later(tn_ioloop_t *loop, void *arg)
+{
+    tn_ioloop_stop(loop);
+}
+
+static int open_fd_count(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            n = fd + 1;
+    return n;
+}
+
+Test(echo_handlers, emfile_pauses_accepting_then_recovers)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    echo_server_t server;
+    cr_assert_eq(echo_server_start(&server, loop, "127.0.0.1", 0), 0);
+    enum { N = 12 };
+    tn_socket_t clients[N];
+    for (int i = 0; i < N; i++)
+        clients[i] = tn_test_connect(server.port); /* wait in the backlog */
+    struct rlimit old, low;
+    tn_log_set_level(TN_LOG_ERROR); /* the pause warnings are expected */
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)open_fd_count() + 3;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    tn_ioloop_call_later(loop, 350, on_stop_later, NULL);
+    tn_test_run(loop, 5000);
+    cr_assert_lt(server.accepted, (size_t)N);
+    cr_assert_geq(server.accept_pauses, 1);
+    cr_assert_leq(server.accept_pauses, 6, "%zu pauses in 350 ms: spinning", server.accept_pauses);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    tn_log_set_level(TN_LOG_WARN);
+    tn_ioloop_call_later(loop, 250, on_stop_later, NULL);
+    tn_test_run(loop, 5000);
+    cr_assert_eq(server.accepted, (size_t)N);
+    for (int i = 0; i < N; i++)
+        tn_test_closesocket(clients[i]);
+    echo_server_stop(&server);
+    tn_test_close(loop, 0);
+}
+#endif
