@@ -204,6 +204,11 @@ uint64_t tn__callbacks_head_seq(tn_ioloop_t *loop)
     return seq;
 }
 
+void tn__callbacks_wake(tn_ioloop_t *loop)
+{
+    arm_idle(loop);
+}
+
 int tn__callbacks_empty(tn_ioloop_t *loop)
 {
     uv_mutex_lock(&loop->mutex);

@@ -185,7 +185,7 @@ void tn__loop_untrack(tn_ioloop_t *loop, tn__handle_t *h)
     h->next->prev = h->prev;
     h->prev = h->next = NULL;
     loop->tracked_count--;
-    tn__loop_progress(loop);
+    tn__loop_poke(loop);
 }
 
 int tn__loop_closing(tn_ioloop_t *loop)
@@ -202,5 +202,5 @@ void tn__loop_close_handle(tn_ioloop_t *loop, uv_handle_t *h, uv_close_cb cb)
 void tn__loop_handle_closed(tn_ioloop_t *loop)
 {
     loop->closes_pending--;
-    tn__loop_progress(loop);
+    tn__loop_poke(loop);
 }

@@ -3,9 +3,9 @@
  *
  * Teardown has three stages. CLOSING: add_callback is refused, every tracked
  * object is asked to close, and the loop keeps draining deferred callbacks so
- * those objects can deliver their TN_ECLOSED completions. When no object is
- * tracked, no loop-owned handle is still closing and nothing is queued, the
- * loop enters FINAL and closes its internal handles (waker, check, idle).
+ * those objects can deliver their TN_ECLOSED completions. When a drain finds
+ * no object tracked, no loop-owned handle still closing and nothing queued,
+ * the loop enters FINAL and closes its internal handles (waker, check, idle).
  * The last of their close callbacks ends teardown (DONE): an owned loop's
  * close then closes the uv_loop_t; a borrowed loop calls on_detached. Memory
  * is only ever freed after libuv's close callbacks ran. */
@@ -36,6 +36,18 @@ static void close_tracked(tn_ioloop_t *loop)
     }
 }
 
+/* An object finished closing (untrack) or a loop-owned handle's close
+ * callback ran. Teardown does not advance right here: the caller may still
+ * have work for the loop (a stream untracks, then defers its user's close
+ * callback). The next drain, which the idle handle brings on without
+ * sleeping in poll, advances it instead. */
+void tn__loop_poke(tn_ioloop_t *loop)
+{
+    if (loop->state == TN__LOOP_CLOSING)
+        tn__callbacks_wake(loop);
+}
+
+/* Called by each drain (and when teardown begins). */
 void tn__loop_progress(tn_ioloop_t *loop)
 {
     if (loop->state != TN__LOOP_CLOSING || loop->in_progress)

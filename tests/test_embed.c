@@ -266,12 +266,20 @@ static void on_fake_completion(tn_ioloop_t *loop, void *arg)
     *s->last_status = TN_ECLOSED;
 }
 
+static void on_fake_close_notified(tn_ioloop_t *loop, void *arg)
+{
+    fake_stream_t *s = arg;
+    (*s->closed)++;
+    free(s);
+}
+
+/* Untracks first, then still defers its user's close callback: the loop
+ * must not finish tearing down in between. */
 static void on_fake_closed(uv_handle_t *h)
 {
     fake_stream_t *s = h->data;
-    (*s->closed)++;
     tn__loop_untrack(s->loop, &s->track);
-    free(s);
+    cr_assert_eq(tn__loop_defer(s->loop, on_fake_close_notified, s), 0);
 }
 
 static void fake_close(tn__handle_t *h)
@@ -303,8 +311,16 @@ static fake_stream_t *fake_stream_new(tn_ioloop_t *loop, int *completions, int *
 Test(embed, tracked_objects_close_on_close_all_and_detach)
 {
     int completions = 0, status = 0, closed = 0;
-    /* Owned loop, close(all). */
+    /* One object alone: its untrack is the last event of the teardown. */
     tn_ioloop_t *loop = tn_test_loop_new();
+    fake_stream_new(loop, &completions, &status, &closed);
+    tn_test_close(loop, TN_CLOSE_ALL_FDS);
+    cr_assert_eq(completions, 1);
+    cr_assert_eq(closed, 1);
+    completions = closed = 0;
+
+    /* Owned loop, close(all). */
+    loop = tn_test_loop_new();
     cr_assert_eq(tn__loop_closing(loop), 0);
     for (int i = 0; i < 10; i++)
         fake_stream_new(loop, &completions, &status, &closed);
