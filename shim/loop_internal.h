@@ -30,9 +30,11 @@ struct tn__handle_s {
  * it is nonzero. */
 void tn__loop_track(tn_ioloop_t *loop, tn__handle_t *h, void (*close)(tn__handle_t *h));
 
-/* Unregisters h (once). During a detach this may be the event that lets the
- * loop finish tearing down; the loop is never freed inside this call, but an
- * object should not touch the loop after its final close callback returns. */
+/* Unregisters h (once; a never-tracked h must have next == NULL). Safe from
+ * any callback. Teardown never advances inside this call, so the object may
+ * still use the loop from the same callback (e.g. tn__loop_defer its user's
+ * close callback); once that callback returns, a detaching loop may go away
+ * at any later drain. */
 void tn__loop_untrack(tn_ioloop_t *loop, tn__handle_t *h);
 
 /* Nonzero once close(all)/detach began. */
