@@ -6,5 +6,8 @@
 
 #include "tornuv/common.h"
 #include "tornuv/ioloop.h"
+#include "tornuv/net.h"
+#include "tornuv/tcpclient.h"
+#include "tornuv/tcpserver.h"
 
 #endif /* TORNUV_H */
