@@ -3,17 +3,22 @@
  * sockets show (flow control, resets, half-close, partial writes). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "loop_util.h"
 #include "net_peer.h"
 #include "tornuv.h"
+#include "tornuv/uv.h"
 
 TestSuite(tcp, .timeout = 60);
 
@@ -394,13 +399,6 @@ Test(tcp, max_connections_pauses_and_resumes)
 
 /* ---- F15 / F16: out of file descriptors ----------------------------------- */
 
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <uv.h>
-
-#include "tornuv/uv.h"
-
 static double cpu_ms(void)
 {
     struct timespec ts;
@@ -523,4 +521,83 @@ Test(tcp, emfile_with_libuv_reserve_drops_and_recovers)
 Test(tcp, emfile_without_libuv_reserve_pauses_logs_once_and_recovers)
 {
     emfile_scenario(1);
+}
+
+/* ---- teardown: close(all) and detach -------------------------------------- */
+
+typedef struct {
+    int closes;
+    int detached;
+} teardown_t;
+
+static void on_teardown_close(tn_iostream_t *s, void *arg)
+{
+    (void)s;
+    ((teardown_t *)arg)->closes++;
+}
+
+static void teardown_accept(tn_tcpserver_t *server, tn_iostream_t *stream, const char *ip, int port,
+                            void *arg)
+{
+    (void)server;
+    (void)ip;
+    (void)port;
+    tn_iostream_set_close_callback(stream, on_teardown_close, arg);
+}
+
+static void on_teardown_connected(tn_iostream_t *s, int status, void *arg)
+{
+    cr_assert_eq(status, 0);
+    tn_iostream_set_close_callback(s, on_teardown_close, arg);
+}
+
+/* Listens, connects a client and accepts it, so the loop holds a server, a
+ * connector-made stream and an accepted stream. */
+static void live_objects(tn_ioloop_t *loop, teardown_t *td)
+{
+    tn_tcpserver_t *server = new_server(loop, teardown_accept, td);
+    cr_assert_eq(tn_tcpserver_listen(server, 0, "127.0.0.1"), 0);
+    cr_assert_eq(tn_iostream_connect(loop, "127.0.0.1", tn_tcpserver_port(server), NULL,
+                                     on_teardown_connected, td, NULL),
+                 0);
+    tn_test_settle(loop, 50);
+    cr_assert_geq(tn_ioloop_alive_count(loop), 3);
+    cr_assert_eq(tn_ioloop_close(loop, 0), TN_EBUSY);
+}
+
+/* F25 */
+Test(tcp, close_all_fds_closes_servers_and_streams)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    teardown_t td = {0};
+    live_objects(loop, &td);
+    cr_assert_eq(tn_ioloop_close(loop, TN_CLOSE_ALL_FDS), 0);
+    cr_assert_eq(td.closes, 2);
+}
+
+static void on_detached(void *arg)
+{
+    ((teardown_t *)arg)->detached++;
+}
+
+Test(tcp, detach_closes_servers_and_streams)
+{
+    uv_loop_t uv;
+    tn_ioloop_t *loop;
+    teardown_t td = {0};
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    cr_assert_eq(tn_ioloop_attach(&uv, &loop), 0);
+    tn_tcpserver_t *server = new_server(loop, teardown_accept, &td);
+    cr_assert_eq(tn_tcpserver_listen(server, 0, "127.0.0.1"), 0);
+    cr_assert_eq(tn_iostream_connect(loop, "127.0.0.1", tn_tcpserver_port(server), NULL,
+                                     on_teardown_connected, &td, NULL),
+                 0);
+    for (int i = 0; i < 50; i++)
+        uv_run(&uv, UV_RUN_NOWAIT);
+    cr_assert_eq(tn_ioloop_detach(loop, on_detached, &td), 0);
+    for (int i = 0; i < 1000 && !td.detached; i++)
+        uv_run(&uv, UV_RUN_ONCE);
+    cr_assert_eq(td.detached, 1);
+    cr_assert_eq(td.closes, 2);
+    cr_assert_eq(uv_loop_close(&uv), 0);
 }

@@ -4,7 +4,15 @@
  *
  * A server owns its listening sockets only; accepted streams belong to the
  * application from handle_stream on and outlive tn_tcpserver_stop and
- * tn_tcpserver_free. */
+ * tn_tcpserver_free.
+ *
+ * Accept errors never stop a server. A peer that gave up before it was
+ * accepted (ECONNABORTED, ECONNRESET) is skipped silently, as in Tornado.
+ * Out of file descriptors (EMFILE, ENFILE): libuv's reserve descriptor lets
+ * it accept and close the excess connections, so they see their connection
+ * end at once; if even that reserve is gone, the listener pauses for 500 ms
+ * (connections wait in the backlog) instead of spinning. Either way at most
+ * one log line per second (TN_LOG_ERROR) per server reports it. */
 #ifndef TORNUV_TCPSERVER_H
 #define TORNUV_TCPSERVER_H
 
@@ -83,9 +91,11 @@ TN_EXTERN int tn_tcpserver_listen(tn_tcpserver_t *server, int port, const char *
 TN_EXTERN int tn_tcpserver_port(tn_tcpserver_t *server);
 
 /** Starts accepting on a socket bound and listened on elsewhere (pre-fork,
- * socket activation). The server takes ownership: it closes sock when
- * stopped. Returns 0, TN_EINVAL (server stopped), TN_ENOMEM or a libuv error
- * (sock is then left open for the caller).
+ * socket activation): TCP or, on Unix, a unix domain socket. The server
+ * takes ownership: it closes sock when stopped. Returns 0, TN_EINVAL (not a
+ * listening socket, server stopped; sock is left to the caller), TN_ENOMEM,
+ * or a libuv error (sock is then closed if libuv had taken it, i.e. for
+ * errors from listen).
  * Tornado: TCPServer.add_socket(socket). */
 TN_EXTERN int tn_tcpserver_add_socket(tn_tcpserver_t *server, tn_socket_t sock);
 
@@ -113,8 +123,9 @@ TN_EXTERN void tn_tcpserver_stop(tn_tcpserver_t *server);
  * Tornado: none (garbage collection). */
 TN_EXTERN void tn_tcpserver_free(tn_tcpserver_t *server, tn_tcpserver_freed_cb on_freed, void *arg);
 
-/** Number of accepted connections still open (counted only when
- * max_connections is set; 0 otherwise). */
+/** Number of connections this server accepted that are still open (their
+ * streams not yet closed). Not a Tornado API; useful with max_connections
+ * and for graceful shutdown. */
 TN_EXTERN size_t tn_tcpserver_connection_count(tn_tcpserver_t *server);
 
 #ifdef __cplusplus
