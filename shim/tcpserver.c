@@ -295,6 +295,12 @@ int tn__listener_start(tn__listener_t *l)
 
 int tn__listener_reopen(tn__listener_t *l)
 {
+#ifdef _WIN32
+    /* Listeners never pause on Windows (no descriptor limit to dance
+     * around). */
+    (void)l;
+    return TN_ENOTSUP;
+#else
     uv_loop_t *uv = tn__loop_uv(l->server->loop);
     int err;
     if (l->is_pipe)
@@ -324,6 +330,7 @@ int tn__listener_reopen(tn__listener_t *l)
     l->state = TN__L_PAUSING;
     uv_close(&l->uv.handle, on_listener_close);
     return err;
+#endif
 }
 
 static void on_loop_close(tn__handle_t *h)
