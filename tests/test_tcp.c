@@ -601,3 +601,50 @@ Test(tcp, detach_closes_servers_and_streams)
     cr_assert_eq(td.closes, 2);
     cr_assert_eq(uv_loop_close(&uv), 0);
 }
+
+static int count_open_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            n++;
+    return n;
+}
+
+Test(tcp, emfile_pause_repeats_quietly_and_free_while_paused_leaks_nothing)
+{
+    enum { N = 3 };
+    tn_ioloop_t *loop = tn_test_loop_new();
+    server_ctx_t c = {.loop = loop};
+    c.server = new_server(loop, record_stream, &c);
+    cr_assert_eq(tn_tcpserver_listen(c.server, 0, "127.0.0.1"), 0);
+    int port = tn_tcpserver_port(c.server);
+    uv_loop_t *uv = tn_ioloop_uv(loop);
+    close(uv->emfile_fd);
+    uv->emfile_fd = -1;
+    accept_log_lines = 0;
+    tn_log_set_handler(count_accept_logs, NULL);
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        cr_assert_geq(fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+    int before = count_open_fds();
+    struct rlimit old = exhaust_fds();
+    connect_prepared(fds, N, port);
+    double cpu0 = cpu_ms();
+    /* Several 500 ms pauses, each resume failing again. */
+    tn_test_settle(loop, 1600);
+    double cpu_used = cpu_ms() - cpu0;
+    cr_assert_lt(cpu_used, 400.0, "%.1f ms of CPU in 1600 ms", cpu_used);
+    cr_assert_geq(accept_log_lines, 1);
+    cr_assert_leq(accept_log_lines, 2, "%d log lines in 1.6 s", accept_log_lines);
+    cr_assert_eq(c.accepted, 0);
+    tn_test_free_server(loop, c.server);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    tn_log_set_handler(NULL, NULL);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    /* The listener (and its paused duplicate) is gone; only the reserve
+     * descriptor may remain, which replaced libuv's closed one. */
+    cr_assert_leq(count_open_fds(), before - N);
+    tn_test_close(loop, 0);
+}
