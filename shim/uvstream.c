@@ -27,18 +27,27 @@ static int map_status(ssize_t status)
     return (int)status;
 }
 
-/* tn_buf_t and uv_buf_t differ in field order on Windows, so buffers are
- * converted; small vectors stay on the stack (libuv copies the array). */
+/* tn_buf_t and uv_buf_t differ in field order (and length type) on Windows,
+ * so buffers are converted; small vectors stay on the stack (libuv copies
+ * the array). Fields are assigned directly rather than with uv_buf_init,
+ * whose unsigned int length would truncate pieces over 4 GiB on Unix. */
 static uv_buf_t *convert_bufs(const tn_buf_t *bufs, size_t nbufs, uv_buf_t *stack)
 {
     uv_buf_t *out = stack;
+#ifdef _WIN32
+    for (size_t i = 0; i < nbufs; i++)
+        if (bufs[i].len > UINT32_MAX)
+            return NULL;
+#endif
     if (nbufs > TN__STACK_BUFS) {
         out = tn_malloc(nbufs * sizeof(*out));
         if (out == NULL)
             return NULL;
     }
-    for (size_t i = 0; i < nbufs; i++)
-        out[i] = uv_buf_init((char *)bufs[i].base, (unsigned int)bufs[i].len);
+    for (size_t i = 0; i < nbufs; i++) {
+        out[i].base = (char *)bufs[i].base;
+        out[i].len = bufs[i].len;
+    }
     return out;
 }
 
