@@ -648,3 +648,68 @@ Test(tcp, emfile_pause_repeats_quietly_and_free_while_paused_leaks_nothing)
     cr_assert_leq(count_open_fds(), before - N);
     tn_test_close(loop, 0);
 }
+
+/* ---- FAULTS #145: connect + reset storms ---------------------------------- */
+
+typedef struct {
+    tn_ioloop_t *loop;
+    int accepted;
+    int closed;
+} storm_t;
+
+static void on_storm_close(tn_iostream_t *s, void *arg)
+{
+    (void)s;
+    ((storm_t *)arg)->closed++;
+}
+
+static void storm_accept(tn_tcpserver_t *server, tn_iostream_t *stream, const char *ip, int port,
+                         void *arg)
+{
+    storm_t *st = arg;
+    (void)server;
+    (void)ip;
+    (void)port;
+    st->accepted++;
+    tn_iostream_set_close_callback(stream, on_storm_close, st);
+}
+
+Test(tcp, reset_storm_leaks_no_descriptor)
+{
+    enum { ROUNDS = 20, PER_ROUND = 50 };
+    tn_ioloop_t *loop = tn_test_loop_new();
+    storm_t st = {.loop = loop};
+    tn_tcpserver_t *server = new_server(loop, storm_accept, &st);
+    cr_assert_eq(tn_tcpserver_listen(server, 0, "127.0.0.1"), 0);
+    int port = tn_tcpserver_port(server);
+    tn_test_settle(loop, 10);
+    int baseline = count_open_fds();
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < PER_ROUND; i++) {
+            int fd = tn_peer_connect(AF_INET, port, NULL);
+            cr_assert_geq(fd, 0);
+            struct linger lg = {1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+            close(fd);
+        }
+        tn_test_settle(loop, 5);
+    }
+    for (int i = 0; i < 200 && st.closed < st.accepted; i++)
+        tn_test_settle(loop, 10);
+    /* Resets before accept are skipped; every accepted one closed once. */
+    cr_assert_eq(st.closed, st.accepted);
+    cr_assert_eq(tn_tcpserver_connection_count(server), 0);
+    cr_assert_eq(count_open_fds(), baseline);
+    /* Still serving. */
+    int fd = tn_peer_connect(AF_INET, port, NULL);
+    cr_assert_geq(fd, 0);
+    int before = st.accepted;
+    for (int i = 0; i < 200 && st.accepted == before; i++)
+        tn_test_settle(loop, 5);
+    cr_assert_eq(st.accepted, before + 1);
+    close(fd);
+    for (int i = 0; i < 200 && st.closed < st.accepted; i++)
+        tn_test_settle(loop, 5);
+    tn_test_free_server(loop, server);
+    tn_test_close(loop, 0);
+}
