@@ -338,7 +338,9 @@ Test(timeout, many_timeouts_fire_in_deadline_order)
     static ordered_t o[500];
     uint64_t last = 0;
     int count = 0, bad = 0;
-    uint64_t base = tn_ioloop_time_ms(loop);
+    /* Far enough ahead that no deadline is already past (which would make
+     * it a zero-delay timeout) however slowly the 500 are scheduled. */
+    uint64_t base = tn_ioloop_time_ms(loop) + 200;
     unsigned seed = 12345;
     for (int i = 0; i < 500; i++) {
         seed = seed * 1103515245u + 12345u;
