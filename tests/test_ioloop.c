@@ -196,6 +196,28 @@ Test(ioloop, add_callback_from_other_thread_wakes_sleeping_loop)
     tn_test_close(loop, 0);
 }
 
+/* tornado: ioloop_test test_add_callback_wakeup (from inside the loop) */
+static void on_schedule_from_timeout(tn_ioloop_t *loop, void *arg)
+{
+    wake_t *w = arg;
+    w->sent_ms = tn_test_now_ms();
+    tn_ioloop_add_callback(loop, on_woken, w);
+}
+
+Test(ioloop, add_callback_from_timeout_runs_without_waiting)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    wake_t w = {loop, 0, 0};
+    int slept_out = 0;
+    tn_timeout_id far = tn_ioloop_call_later(loop, 5000, on_never, &slept_out);
+    tn_ioloop_call_later(loop, 1, on_schedule_from_timeout, &w);
+    cr_assert_eq(tn_ioloop_start(loop), 0);
+    cr_assert_eq(slept_out, 0);
+    cr_assert_lt(w.ran_ms - w.sent_ms, 10.0, "ran after %.1f ms", w.ran_ms - w.sent_ms);
+    tn_ioloop_remove_timeout(loop, far);
+    tn_test_close(loop, 0);
+}
+
 /* Many threads, many callbacks: uv_async_send coalesces, yet every callback
  * runs exactly once. */
 #define FLOOD_THREADS 4

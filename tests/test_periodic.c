@@ -50,7 +50,13 @@ Test(periodic, jitter_scales_period_within_bounds)
     cr_assert_eq(tn__periodic_jitter(1, 0.9, 0.0), 1);
 }
 
+static void on_stop(tn_ioloop_t *loop, void *arg)
+{
+    tn_ioloop_stop(loop);
+}
+
 typedef struct {
+    tn_ioloop_t *loop;
     int count;
     int limit;
     double times[16];
@@ -67,12 +73,9 @@ static void on_tick(tn_periodic_t *p, void *arg)
             tn_periodic_free(p);
         else
             tn_periodic_stop(p);
+        /* Leave the loop a little later, so an extra call would be seen. */
+        tn_ioloop_call_later(t->loop, 30, on_stop, NULL);
     }
-}
-
-static void on_stop(tn_ioloop_t *loop, void *arg)
-{
-    tn_ioloop_stop(loop);
 }
 
 /* tornado: ioloop_test TestPeriodicCallback (counting, stop from callback) */
@@ -81,6 +84,7 @@ Test(periodic, counts_and_stops_from_its_own_callback)
     tn_ioloop_t *loop = tn_test_loop_new();
     tn_periodic_t *p = NULL;
     tick_t t = {0};
+    t.loop = loop;
     t.limit = 5;
     cr_assert_eq(tn_periodic_new(loop, 10, on_tick, &t, &p), 0);
     cr_assert_eq(tn_periodic_is_running(p), 0);
@@ -88,8 +92,7 @@ Test(periodic, counts_and_stops_from_its_own_callback)
     cr_assert_eq(tn_periodic_start(p), 0);
     cr_assert_eq(tn_periodic_start(p), 0); /* idempotent */
     cr_assert_eq(tn_periodic_is_running(p), 1);
-    tn_ioloop_call_later(loop, 150, on_stop, NULL);
-    tn_test_run(loop, 2000);
+    tn_test_run(loop, 5000);
     cr_assert_eq(t.count, 5, "count %d", t.count);
     cr_assert_eq(tn_periodic_is_running(p), 0);
     /* First call one period after start, then anchored: the k-th call is
@@ -99,8 +102,7 @@ Test(periodic, counts_and_stops_from_its_own_callback)
     /* Restart after stop works. */
     t.limit = 7;
     cr_assert_eq(tn_periodic_start(p), 0);
-    tn_ioloop_call_later(loop, 100, on_stop, NULL);
-    tn_test_run(loop, 2000);
+    tn_test_run(loop, 5000);
     cr_assert_eq(t.count, 7);
     cr_assert_eq(tn_ioloop_alive_count(loop), 1);
     tn_periodic_free(p);
@@ -113,12 +115,12 @@ Test(periodic, free_from_its_own_callback)
     tn_ioloop_t *loop = tn_test_loop_new();
     tn_periodic_t *p = NULL;
     tick_t t = {0};
+    t.loop = loop;
     t.limit = 3;
     t.do_free = 1;
     cr_assert_eq(tn_periodic_new(loop, 5, on_tick, &t, &p), 0);
     tn_periodic_start(p);
-    tn_ioloop_call_later(loop, 80, on_stop, NULL);
-    tn_test_run(loop, 2000);
+    tn_test_run(loop, 5000);
     cr_assert_eq(t.count, 3);
     cr_assert_eq(tn_ioloop_alive_count(loop), 0);
     tn_test_close(loop, 0);
@@ -133,8 +135,10 @@ static void on_slow_tick(tn_periodic_t *p, void *arg)
         t->times[t->count] = tn_test_now_ms();
     if (t->count++ == 0)
         tn_test_sleep_ms(55); /* overrun five 10 ms periods */
-    if (t->count == t->limit)
+    if (t->count == t->limit) {
         tn_periodic_stop(p);
+        tn_ioloop_call_later(t->loop, 30, on_stop, NULL);
+    }
 }
 
 Test(periodic, overrun_skips_instead_of_bunching)
@@ -142,17 +146,18 @@ Test(periodic, overrun_skips_instead_of_bunching)
     tn_ioloop_t *loop = tn_test_loop_new();
     tn_periodic_t *p = NULL;
     tick_t t = {0};
+    t.loop = loop;
     t.limit = 3;
     cr_assert_eq(tn_periodic_new(loop, 10, on_slow_tick, &t, &p), 0);
+    double t0 = tn_test_now_ms();
     tn_periodic_start(p);
-    tn_ioloop_call_later(loop, 200, on_stop, NULL);
-    tn_test_run(loop, 2000);
+    tn_test_run(loop, 5000);
     cr_assert_eq(t.count, 3);
-    /* First call ended ~55 ms after it started; the next lands on the grid
-     * (start + 70 ms, ~60 ms after the first call), not immediately. */
-    double gap = t.times[1] - t.times[0];
-    cr_assert_geq(gap, 58.0, "second call %.1f ms after the first", gap);
-    cr_assert_geq(t.times[2] - t.times[1], 8.0);
+    /* The first call (due at start + 10) ran until ~start + 65; the missed
+     * runs at 20..60 are skipped and the next lands on the grid at start +
+     * 70 rather than right away, then start + 80. */
+    cr_assert_geq(t.times[1] - t0, 69.0, "second call at %.1f ms", t.times[1] - t0);
+    cr_assert_geq(t.times[2] - t0, 79.0, "third call at %.1f ms", t.times[2] - t0);
     tn_periodic_free(p);
     tn_test_close(loop, 0);
 }
@@ -162,15 +167,17 @@ Test(periodic, jitter_keeps_it_running)
     tn_ioloop_t *loop = tn_test_loop_new();
     tn_periodic_t *p = NULL;
     tick_t t = {0};
+    t.loop = loop;
     t.limit = 5;
     cr_assert_eq(tn_periodic_new(loop, 10, on_tick, &t, &p), 0);
     tn_periodic_set_jitter(p, 0.5);
+    double t0 = tn_test_now_ms();
     tn_periodic_start(p);
-    tn_ioloop_call_later(loop, 200, on_stop, NULL);
-    tn_test_run(loop, 2000);
+    tn_test_run(loop, 5000);
     cr_assert_eq(t.count, 5);
-    for (int i = 1; i < 5; i++)
-        cr_assert_geq(t.times[i] - t.times[i - 1], 6.0);
+    /* Each jittered period is at least 7.5 ms and the schedule is anchored. */
+    for (int i = 0; i < 5; i++)
+        cr_assert_geq(t.times[i] - t0, 7.0 * (i + 1) - 1.0);
     tn_periodic_free(p);
     tn_test_close(loop, 0);
 }
@@ -180,6 +187,7 @@ Test(periodic, invalid_period_and_close_all)
     tn_ioloop_t *loop = tn_test_loop_new();
     tn_periodic_t *p = NULL;
     tick_t t = {0};
+    t.loop = loop;
     cr_assert_eq(tn_periodic_new(loop, 0, on_tick, &t, &p), TN_EINVAL);
     cr_assert_eq(tn_periodic_new(loop, 1000, on_tick, &t, &p), 0);
     tn_periodic_start(p);

@@ -338,7 +338,9 @@ Test(timeout, many_timeouts_fire_in_deadline_order)
     static ordered_t o[500];
     uint64_t last = 0;
     int count = 0, bad = 0;
-    uint64_t base = tn_ioloop_time_ms(loop);
+    /* Far enough ahead that no deadline is already past (which would make
+     * it a zero-delay timeout) however slowly the 500 are scheduled. */
+    uint64_t base = tn_ioloop_time_ms(loop) + 200;
     unsigned seed = 12345;
     for (int i = 0; i < 500; i++) {
         seed = seed * 1103515245u + 12345u;
@@ -348,5 +350,22 @@ Test(timeout, many_timeouts_fire_in_deadline_order)
     tn_test_run(loop, 5000);
     cr_assert_eq(count, 500);
     cr_assert_eq(bad, 0);
+    tn_test_close(loop, 0);
+}
+
+/* tornado: ioloop_test test_remove_timeout_from_timeout (different deadlines,
+ * both already due when the loop first looks) */
+Test(timeout, removal_by_earlier_due_timeout_with_later_deadline)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    rec_t rec = {0};
+    uint64_t now = tn_ioloop_time_ms(loop);
+    rec.ids[0] = tn_ioloop_call_at(loop, now + 10, on_remove_other, &rec);
+    rec.ids[1] = tn_ioloop_call_at(loop, now + 20, on_removed_one, &rec);
+    tn_ioloop_call_at(loop, now + 30, on_stop, NULL);
+    tn_test_sleep_ms(30);
+    tn_test_run(loop, 2000);
+    cr_assert_eq(rec.n, 1);
+    cr_assert_eq(rec.log[0], 1);
     tn_test_close(loop, 0);
 }
