@@ -1,0 +1,168 @@
+/* tornuv IOStream: a non-blocking byte stream with a read buffer, a write
+ * queue and targeted reads, over any transport (TCP, pipes, or a test's
+ * in-memory transport; see transport.h and net.h).
+ *
+ * Rules (Tornado's):
+ *   - one pending read at a time; a second returns TN_EALREADY;
+ *   - a read that the buffer can already satisfy still completes on the next
+ *     loop drain, never inside the call that started it;
+ *   - data is read from the transport only while a read is pending, or while
+ *     the buffer is empty and a close callback is set (to notice the peer
+ *     leaving), so a consumer that stops reading throttles its peer;
+ *   - when the stream closes, a pending read that the buffer can satisfy
+ *     completes first (read_until_close with everything buffered), other
+ *     pending operations complete with TN_ECLOSED, then the close callback
+ *     runs, and right after it returns tornuv frees the stream.
+ * Loop thread only. */
+#ifndef TORNUV_IOSTREAM_H
+#define TORNUV_IOSTREAM_H
+
+#include "common.h"
+#include "ioloop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tn_iostream_s tn_iostream_t;
+
+/** Options; zero fields take the defaults. */
+typedef struct {
+    size_t max_buffer_size;       /**< read buffer cap; default 100 MiB */
+    size_t read_chunk_size;       /**< bytes reserved per transport read; default 64 KiB */
+    size_t max_write_buffer_size; /**< unsent bytes cap; 0 = unlimited */
+} tn_iostream_options_t;
+
+#define TN_IOSTREAM_DEFAULT_MAX_BUFFER ((size_t)100 * 1024 * 1024)
+#define TN_IOSTREAM_DEFAULT_CHUNK ((size_t)64 * 1024)
+
+/** Read completion: status 0 with data (borrowed until the callback
+ * returns) or TN_ECLOSED with data NULL and len 0. For read_into, data is
+ * the caller's buffer and len the byte count. */
+typedef void (*tn_read_cb)(tn_iostream_t *s, int status, const char *data, size_t len, void *arg);
+/** Write completion: 0 once this write's bytes were handed to the OS, or
+ * TN_ECLOSED when the stream closed first (tn_iostream_error says why). */
+typedef void (*tn_write_cb)(tn_iostream_t *s, int status, void *arg);
+/** Close notification; the stream is freed right after it returns. */
+typedef void (*tn_close_cb)(tn_iostream_t *s, void *arg);
+/** read_some completion: returns how many of the len bytes it consumed;
+ * the rest stays buffered for the next read. */
+typedef size_t (*tn_consume_cb)(tn_iostream_t *s, int status, const char *data, size_t len,
+                                void *arg);
+
+/** Reads up to and including the first occurrence of delim (1..64 bytes).
+ * With max_bytes > 0, a delimiter that does not end within max_bytes makes
+ * the read unsatisfiable: the stream closes with error TN_EUNSATISFIABLE and
+ * cb gets TN_ECLOSED (also when the data is already buffered).
+ * Returns 0 (cb runs exactly once, later), TN_EALREADY, TN_EINVAL, or
+ * TN_ECLOSED when the stream is closed and the buffer cannot satisfy it.
+ * Tornado: IOStream.read_until(delimiter, max_bytes). */
+TN_EXTERN int tn_iostream_read_until(tn_iostream_t *s, const char *delim, size_t delim_len,
+                                     size_t max_bytes, tn_read_cb cb, void *arg);
+
+/** Like read_until with a PCRE2 pattern: completes with the bytes up to the
+ * end of the first match. The compiled pattern is cached on the stream
+ * (same pattern string, no recompilation). Returns as read_until, and
+ * TN_EINVAL for a pattern that does not compile.
+ * Tornado: IOStream.read_until_regex(regex, max_bytes). */
+TN_EXTERN int tn_iostream_read_until_regex(tn_iostream_t *s, const char *pattern, size_t max_bytes,
+                                           tn_read_cb cb, void *arg);
+
+/** Reads exactly n bytes; with partial, completes as soon as at least one
+ * byte is available (at most n). n == 0 completes with len 0.
+ * Tornado: IOStream.read_bytes(num_bytes, partial). */
+TN_EXTERN int tn_iostream_read_bytes(tn_iostream_t *s, size_t n, int partial, tn_read_cb cb,
+                                     void *arg);
+
+/** Fills buf (len bytes; the caller keeps it alive until cb), or with
+ * partial completes with whatever count >= 1 is available.
+ * Tornado: IOStream.read_into(buf, partial). */
+TN_EXTERN int tn_iostream_read_into(tn_iostream_t *s, char *buf, size_t len, int partial,
+                                    tn_read_cb cb, void *arg);
+
+/** Reads everything until the stream closes; completes with status 0 and
+ * all buffered data when it does (subject to max_buffer_size).
+ * Tornado: IOStream.read_until_close(). */
+TN_EXTERN int tn_iostream_read_until_close(tn_iostream_t *s, tn_read_cb cb, void *arg);
+
+/** Completes when at least one byte is buffered, handing cb everything
+ * buffered; cb returns how much it consumed (for parsers that work straight
+ * on the buffer, such as the HTTP layer). On close cb gets TN_ECLOSED.
+ * Tornado: none (HTTP1Connection reads with read_until_regex/read_bytes). */
+TN_EXTERN int tn_iostream_read_some(tn_iostream_t *s, tn_consume_cb cb, void *arg);
+
+/** Queues a copy of data (len may be 0) and tries to send it at once.
+ * cb (may be NULL) runs once when these bytes were handed to the OS, in
+ * write order. Returns 0, TN_ECLOSED, TN_EBUFFULL (over
+ * max_write_buffer_size; the stream stays open) or TN_ENOMEM.
+ * Tornado: IOStream.write(data). */
+TN_EXTERN int tn_iostream_write(tn_iostream_t *s, const void *data, size_t len, tn_write_cb cb,
+                                void *arg);
+
+/** A buffer for writev. */
+typedef struct {
+    const char *base;
+    size_t len;
+} tn_buf_t;
+
+/** Like write for several buffers, copied into one; one completion.
+ * Tornado: IOStream.write of a joined bytes object. */
+TN_EXTERN int tn_iostream_writev(tn_iostream_t *s, const tn_buf_t *bufs, size_t nbufs,
+                                 tn_write_cb cb, void *arg);
+
+/** Like write without copying: data stays the caller's and must stay valid
+ * until cb (required) runs, which is when it may be released.
+ * Tornado: IOStream.write(memoryview). */
+TN_EXTERN int tn_iostream_write_ref(tn_iostream_t *s, const void *data, size_t len, tn_write_cb cb,
+                                    void *arg);
+
+/** Sets the callback run (once, deferred) when the stream closes for any
+ * reason. On an idle stream with an empty buffer it starts reading so a
+ * peer close is noticed.
+ * Tornado: IOStream.set_close_callback(callback). */
+TN_EXTERN void tn_iostream_set_close_callback(tn_iostream_t *s, tn_close_cb cb, void *arg);
+
+/** Closes the stream (idempotent; safe from the stream's own callbacks).
+ * Tornado: IOStream.close(). */
+TN_EXTERN void tn_iostream_close(tn_iostream_t *s);
+
+/** Closes with a cause that tn_iostream_error will report.
+ * Tornado: IOStream.close(exc_info). */
+TN_EXTERN void tn_iostream_close_with(tn_iostream_t *s, int cause);
+
+/** Nonzero once closing began. Tornado: IOStream.closed(). */
+TN_EXTERN int tn_iostream_closed(const tn_iostream_t *s);
+
+/** Nonzero while a read is pending. Tornado: IOStream.reading(). */
+TN_EXTERN int tn_iostream_reading(const tn_iostream_t *s);
+
+/** Nonzero while written bytes wait to be handed to the OS.
+ * Tornado: IOStream.writing(). */
+TN_EXTERN int tn_iostream_writing(const tn_iostream_t *s);
+
+/** The cause of the close: 0 for a clean end (EOF or local close), else a
+ * TN_E* or system code. Tornado: IOStream.error. */
+TN_EXTERN int tn_iostream_error(const tn_iostream_t *s);
+
+/** Bytes buffered and not yet read. Tornado: IOStream._read_buffer_size. */
+TN_EXTERN size_t tn_iostream_buffered(const tn_iostream_t *s);
+
+/** Sets TCP_NODELAY where the transport has it. Returns 0 or an error.
+ * Tornado: IOStream.set_nodelay(value). */
+TN_EXTERN int tn_iostream_set_nodelay(tn_iostream_t *s, int on);
+
+/** The peer's address as text (ip) and port. Returns 0 or an error.
+ * Tornado: the address passed to handle_stream. */
+TN_EXTERN int tn_iostream_remote_address(tn_iostream_t *s, char *ip, size_t iplen, int *port);
+
+/** The loop the stream runs on. Tornado: IOStream.io_loop. */
+TN_EXTERN tn_ioloop_t *tn_iostream_loop(const tn_iostream_t *s);
+
+/** User data slot. Tornado: none (attributes on the Python object). */
+TN_EXTERN void tn_iostream_set_data(tn_iostream_t *s, void *data);
+TN_EXTERN void *tn_iostream_get_data(const tn_iostream_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TORNUV_IOSTREAM_H */

@@ -1,0 +1,713 @@
+/* The IOStream state machine over a transport (see iostream.h for the
+ * rules it keeps).
+ *
+ * Memory: the read buffer is allocated when the transport first asks for
+ * space and released whenever a read leaves it empty, so an idle stream
+ * holds no buffer. Results are delivered from the buffer itself on the next
+ * drain (no copy); pointers into it are computed at delivery time, because
+ * the transport may grow the buffer in between.
+ *
+ * Lifetime: the stream holds one reference for its transport (dropped in
+ * on_closed) and one per scheduled delivery, so a user callback may close
+ * its own stream; the memory goes when the last reference does. */
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "loop_defer.h"
+#include "tornuv/transport.h"
+
+enum read_kind { R_NONE, R_UNTIL, R_REGEX, R_BYTES, R_INTO, R_CLOSE, R_SOME };
+
+typedef struct wnode_s {
+    struct wnode_s *next;
+    tn_iostream_t *stream;
+    const char *data;
+    size_t len, off;
+    int owned, status;
+    tn_write_cb cb;
+    void *arg;
+} wnode_t;
+
+struct tn_iostream_s {
+    tn_ioloop_t *loop;
+    const tn_transport_ops_t *ops;
+    void *transport;
+    tn_iostream_options_t opts;
+    void *data;
+
+    char *buf;
+    size_t start, len, cap;
+
+    /* the pending read */
+    enum read_kind kind;
+    char delim[64];
+    size_t delim_len, max_bytes, n, scan;
+    int partial;
+    char *into;
+    tn_read_cb cb;
+    tn_consume_cb consume_cb;
+    void *arg;
+    /* a completed read waiting for its delivery on the next drain */
+    int delivering;
+    /* nonzero while a callback holds a pointer into buf: no move, no free */
+    int pinned;
+    size_t deliver_len;
+    int deliver_status;
+
+    pcre2_code *re;
+    pcre2_match_data *match;
+    char *re_pattern;
+
+    wnode_t *wq, *wtail;
+    size_t unsent;
+    int in_flight;
+
+    tn_close_cb close_cb;
+    void *close_arg;
+    int closed, transport_closed, reading, error, refs;
+};
+
+static void do_close(tn_iostream_t *s, int cause);
+
+static void unref(tn_iostream_t *s)
+{
+    if (--s->refs > 0)
+        return;
+    tn_free(s->buf);
+    if (s->match)
+        pcre2_match_data_free(s->match);
+    if (s->re)
+        pcre2_code_free(s->re);
+    tn_free(s->re_pattern);
+    tn_free(s);
+}
+
+/* Deferral goes through the teardown-proof queue; it fails only when out of
+ * memory or after the loop is gone, and then the callback is dropped. */
+static int defer(tn_iostream_t *s, tn_callback_cb cb, void *arg)
+{
+    int err = tn__loop_defer(s->loop, cb, arg);
+    if (err == 0)
+        s->refs++;
+    return err;
+}
+
+static void release_buffer_if_empty(tn_iostream_t *s)
+{
+    if (s->len == 0 && s->buf != NULL && !s->delivering && !s->pinned) {
+        tn_free(s->buf);
+        s->buf = NULL;
+        s->start = s->cap = 0;
+    }
+}
+
+static void update_reading(tn_iostream_t *s)
+{
+    if (s->closed)
+        return;
+    int want = (s->kind != R_NONE && !s->delivering) || (s->close_cb != NULL && s->len == 0);
+    if (want && !s->reading) {
+        /* A transport may refuse to read before its connect completed
+         * (pipes do); on_connect asks again, and a broken transport reports
+         * itself through its reads and writes. */
+        if (s->ops->read_start(s->transport) == 0)
+            s->reading = 1;
+    } else if (!want && s->reading) {
+        s->ops->read_stop(s->transport);
+        s->reading = 0;
+    }
+}
+
+static void on_deliver(tn_ioloop_t *loop, void *arg)
+{
+    tn_iostream_t *s = arg;
+    enum read_kind kind = s->kind;
+    size_t n = s->deliver_len;
+    int status = s->deliver_status;
+    const char *data = status != 0 ? NULL : s->buf ? s->buf + s->start : "";
+    tn_read_cb cb = s->cb;
+    tn_consume_cb consume_cb = s->consume_cb;
+    void *cb_arg = s->arg;
+    char *into = s->into;
+
+    /* Clear the read slot first so the callback may start the next read. */
+    s->kind = R_NONE;
+    s->delivering = 0;
+    if (status != 0) {
+        if (consume_cb)
+            consume_cb(s, status, NULL, 0, cb_arg);
+        else if (cb)
+            cb(s, status, NULL, 0, cb_arg);
+    } else if (kind == R_SOME) {
+        size_t avail = s->len;
+        s->pinned++;
+        size_t used = consume_cb(s, 0, data, avail, cb_arg);
+        s->pinned--;
+        if (used > avail)
+            used = avail;
+        s->start += used;
+        s->len -= used;
+    } else if (kind == R_INTO) {
+        if (n > 0)
+            memcpy(into, data, n);
+        s->start += n;
+        s->len -= n;
+        cb(s, 0, into, n, cb_arg);
+    } else {
+        s->start += n;
+        s->len -= n;
+        s->pinned++;
+        cb(s, 0, data, n, cb_arg);
+        s->pinned--;
+    }
+    if (s->len == 0 && !s->delivering)
+        s->start = 0;
+    release_buffer_if_empty(s);
+    update_reading(s);
+    (void)loop;
+    unref(s);
+}
+
+static void complete_read(tn_iostream_t *s, size_t n, int status)
+{
+    s->delivering = 1;
+    s->deliver_len = n;
+    s->deliver_status = status;
+    if (defer(s, on_deliver, s) != 0) {
+        /* No memory for the deferral: the read can never complete, so the
+         * stream must not pretend it will. */
+        s->delivering = 0;
+        s->kind = R_NONE;
+        do_close(s, TN_ENOMEM);
+    }
+}
+
+/* Delimiter search resumes where the previous scan stopped, backed off by
+ * delim_len - 1 so a delimiter straddling two chunks is still found: data
+ * arriving a byte at a time is scanned once in total. */
+static int find_delim(tn_iostream_t *s, size_t *end)
+{
+    const char *b = s->buf + s->start;
+    size_t from = s->scan;
+    while (from + s->delim_len <= s->len) {
+        const char *hit = memchr(b + from, s->delim[0], s->len - from - s->delim_len + 1);
+        if (hit == NULL)
+            break;
+        size_t at = (size_t)(hit - b);
+        if (memcmp(hit, s->delim, s->delim_len) == 0) {
+            *end = at + s->delim_len;
+            return 1;
+        }
+        from = at + 1;
+    }
+    s->scan = s->len >= s->delim_len ? s->len - s->delim_len + 1 : 0;
+    return 0;
+}
+
+static int find_regex(tn_iostream_t *s, size_t *end)
+{
+    int rc = pcre2_match(s->re, (PCRE2_SPTR)(s->buf ? s->buf + s->start : ""), s->len, 0, 0,
+                         s->match, NULL);
+    if (rc < 0)
+        return 0;
+    *end = (size_t)pcre2_get_ovector_pointer(s->match)[1];
+    return 1;
+}
+
+/* Tries to satisfy the pending read from the buffer. at_close: the stream
+ * is closing, so read_until_close completes with what there is. Returns 1
+ * when the read was completed (or failed by closing the stream). */
+static int try_read(tn_iostream_t *s, int at_close)
+{
+    size_t end = 0;
+    switch (s->kind) {
+    case R_UNTIL:
+    case R_REGEX: {
+        int found = s->kind == R_UNTIL ? find_delim(s, &end) : find_regex(s, &end);
+        if ((found && s->max_bytes && end > s->max_bytes) ||
+            (!found && s->max_bytes && s->len > s->max_bytes)) {
+            tn_log(TN_LOG_INFO, "Unsatisfiable read, closing connection");
+            do_close(s, TN_EUNSATISFIABLE);
+            return 1;
+        }
+        if (!found)
+            return 0;
+        complete_read(s, end, 0);
+        return 1;
+    }
+    case R_BYTES:
+    case R_INTO:
+        if (s->len >= s->n || (s->partial && s->len > 0) || s->n == 0) {
+            complete_read(s, s->len < s->n ? s->len : s->n, 0);
+            return 1;
+        }
+        return 0;
+    case R_SOME:
+        if (s->len > 0) {
+            complete_read(s, s->len, 0);
+            return 1;
+        }
+        return 0;
+    case R_CLOSE:
+        if (at_close) {
+            complete_read(s, s->len, 0);
+            return 1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static void on_write_complete(tn_ioloop_t *loop, void *arg)
+{
+    wnode_t *w = arg;
+    tn_iostream_t *s = w->stream;
+    if (w->cb)
+        w->cb(s, w->status, w->arg);
+    if (w->owned)
+        tn_free((void *)w->data);
+    tn_free(w);
+    (void)loop;
+    unref(s);
+}
+
+/* Takes the head of the write queue and schedules its completion. */
+static void finish_head(tn_iostream_t *s, int status)
+{
+    wnode_t *w = s->wq;
+    s->wq = w->next;
+    if (s->wq == NULL)
+        s->wtail = NULL;
+    s->unsent -= w->len - w->off;
+    w->status = status;
+    if (defer(s, on_write_complete, w) != 0) {
+        if (w->owned)
+            tn_free((void *)w->data);
+        tn_free(w);
+    }
+}
+
+static void flush(tn_iostream_t *s)
+{
+    while (s->wq != NULL && !s->in_flight && !s->closed) {
+        wnode_t *w = s->wq;
+        if (w->off < w->len) {
+            tn_buf_t b = {w->data + w->off, w->len - w->off};
+            long n = s->ops->try_write ? s->ops->try_write(s->transport, &b, 1) : 0;
+            if (n < 0) {
+                do_close(s, (int)n);
+                return;
+            }
+            w->off += (size_t)n;
+            s->unsent -= (size_t)n;
+            if (w->off < w->len) {
+                tn_buf_t rest = {w->data + w->off, w->len - w->off};
+                int err = s->ops->write(s->transport, &rest, 1);
+                if (err != 0) {
+                    do_close(s, err);
+                    return;
+                }
+                s->in_flight = 1;
+                return;
+            }
+        }
+        finish_head(s, 0);
+    }
+}
+
+static void on_close_callback(tn_ioloop_t *loop, void *arg)
+{
+    tn_iostream_t *s = arg;
+    tn_close_cb cb = s->close_cb;
+    s->close_cb = NULL;
+    if (cb)
+        cb(s, s->close_arg);
+    (void)loop;
+    unref(s);
+}
+
+static void do_close(tn_iostream_t *s, int cause)
+{
+    if (s->closed)
+        return;
+    s->closed = 1;
+    if (cause != 0 && s->error == 0)
+        s->error = cause;
+    /* A pending read the buffer can satisfy completes; others fail. */
+    if (s->kind != R_NONE && !s->delivering && !try_read(s, 1))
+        complete_read(s, 0, TN_ECLOSED);
+    s->reading = 0;
+    s->ops->close(s->transport);
+}
+
+/* ---- events from the transport ---------------------------------------- */
+
+void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size_t *len)
+{
+    size_t chunk = s->opts.read_chunk_size;
+    (void)suggested;
+    *len = 0;
+    if (s->closed)
+        return;
+    /* Allow one byte past the cap so exceeding it is observed. */
+    size_t room = s->opts.max_buffer_size + 1 - s->len;
+    if (chunk > room)
+        chunk = room;
+    if (s->cap - s->start - s->len < chunk) {
+        if (s->start > 0 && !s->delivering && !s->pinned) {
+            memmove(s->buf, s->buf + s->start, s->len);
+            s->start = 0;
+        }
+        if (s->cap - s->start - s->len < chunk) {
+            size_t cap = s->start + s->len + chunk;
+            if (cap < s->cap * 2 && s->cap * 2 <= s->opts.max_buffer_size + 1)
+                cap = s->cap * 2;
+            char *nb = tn_realloc(s->buf, cap);
+            if (nb == NULL)
+                return;
+            s->buf = nb;
+            s->cap = cap;
+        }
+    }
+    *base = s->buf + s->start + s->len;
+    *len = s->cap - s->start - s->len;
+}
+
+void tn_iostream__on_read(tn_iostream_t *s, long nread)
+{
+    if (nread == 0 || s->closed) {
+        release_buffer_if_empty(s);
+        return;
+    }
+    if (nread < 0) {
+        do_close(s, nread == TN_EOF ? 0 : (int)nread);
+        return;
+    }
+    s->len += (size_t)nread;
+    if (s->len > s->opts.max_buffer_size) {
+        tn_log(TN_LOG_WARN, "Reached maximum read buffer size, closing stream");
+        do_close(s, TN_EBUFFULL);
+        return;
+    }
+    if (s->kind != R_NONE && !s->delivering)
+        try_read(s, 0);
+    update_reading(s);
+}
+
+void tn_iostream__on_write_done(tn_iostream_t *s, int status)
+{
+    s->in_flight = 0;
+    if (s->wq == NULL)
+        return;
+    if (status != 0) {
+        do_close(s, status);
+        return;
+    }
+    s->wq->off = s->wq->len;
+    finish_head(s, 0);
+    flush(s);
+}
+
+void tn_iostream__on_connect(tn_iostream_t *s, int status)
+{
+    if (status != 0) {
+        do_close(s, status);
+        return;
+    }
+    update_reading(s);
+    flush(s);
+}
+
+void tn_iostream__on_closed(tn_iostream_t *s)
+{
+    s->transport_closed = 1;
+    s->closed = 1;
+    /* Reads can no longer be satisfied by new data. */
+    if (s->kind != R_NONE && !s->delivering && !try_read(s, 1))
+        complete_read(s, 0, TN_ECLOSED);
+    while (s->wq != NULL)
+        finish_head(s, TN_ECLOSED);
+    s->in_flight = 0;
+    if (defer(s, on_close_callback, s) != 0)
+        s->close_cb = NULL;
+    unref(s); /* the transport's reference */
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+int tn_iostream_new(tn_ioloop_t *loop, const tn_transport_ops_t *ops, void *t,
+                    const tn_iostream_options_t *opts, tn_iostream_t **out)
+{
+    tn_iostream_t *s = tn_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return TN_ENOMEM;
+    s->loop = loop;
+    s->ops = ops;
+    s->transport = t;
+    if (opts)
+        s->opts = *opts;
+    if (s->opts.max_buffer_size == 0)
+        s->opts.max_buffer_size = TN_IOSTREAM_DEFAULT_MAX_BUFFER;
+    if (s->opts.read_chunk_size == 0)
+        s->opts.read_chunk_size = TN_IOSTREAM_DEFAULT_CHUNK;
+    if (s->opts.read_chunk_size > s->opts.max_buffer_size / 2 && s->opts.max_buffer_size >= 2)
+        s->opts.read_chunk_size = s->opts.max_buffer_size / 2;
+    s->refs = 1;
+    *out = s;
+    return 0;
+}
+
+static int start_read(tn_iostream_t *s, enum read_kind kind, tn_read_cb cb, tn_consume_cb ccb,
+                      void *arg)
+{
+    if (s->kind != R_NONE)
+        return TN_EALREADY;
+    s->kind = kind;
+    s->cb = cb;
+    s->consume_cb = ccb;
+    s->arg = arg;
+    s->scan = 0;
+    if (try_read(s, s->closed))
+        return 0;
+    if (s->closed) {
+        s->kind = R_NONE;
+        return TN_ECLOSED;
+    }
+    update_reading(s);
+    return 0;
+}
+
+int tn_iostream_read_until(tn_iostream_t *s, const char *delim, size_t delim_len, size_t max_bytes,
+                           tn_read_cb cb, void *arg)
+{
+    if (delim_len == 0 || delim_len > sizeof(s->delim) || cb == NULL)
+        return TN_EINVAL;
+    if (s->kind != R_NONE)
+        return TN_EALREADY;
+    memcpy(s->delim, delim, delim_len);
+    s->delim_len = delim_len;
+    s->max_bytes = max_bytes;
+    return start_read(s, R_UNTIL, cb, NULL, arg);
+}
+
+int tn_iostream_read_until_regex(tn_iostream_t *s, const char *pattern, size_t max_bytes,
+                                 tn_read_cb cb, void *arg)
+{
+    if (pattern == NULL || cb == NULL)
+        return TN_EINVAL;
+    if (s->kind != R_NONE)
+        return TN_EALREADY;
+    if (s->re_pattern == NULL || strcmp(s->re_pattern, pattern) != 0) {
+        int errcode;
+        PCRE2_SIZE erroff;
+        pcre2_code *re =
+            pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &errcode, &erroff, NULL);
+        if (re == NULL)
+            return TN_EINVAL;
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+        char *copy = tn_strndup(pattern, strlen(pattern));
+        if (md == NULL || copy == NULL) {
+            if (md)
+                pcre2_match_data_free(md);
+            pcre2_code_free(re);
+            tn_free(copy);
+            return TN_ENOMEM;
+        }
+        if (s->match)
+            pcre2_match_data_free(s->match);
+        if (s->re)
+            pcre2_code_free(s->re);
+        tn_free(s->re_pattern);
+        s->re = re;
+        s->match = md;
+        s->re_pattern = copy;
+    }
+    s->max_bytes = max_bytes;
+    return start_read(s, R_REGEX, cb, NULL, arg);
+}
+
+int tn_iostream_read_bytes(tn_iostream_t *s, size_t n, int partial, tn_read_cb cb, void *arg)
+{
+    if (cb == NULL)
+        return TN_EINVAL;
+    if (s->kind != R_NONE)
+        return TN_EALREADY;
+    s->n = n;
+    s->partial = partial;
+    return start_read(s, R_BYTES, cb, NULL, arg);
+}
+
+int tn_iostream_read_into(tn_iostream_t *s, char *buf, size_t len, int partial, tn_read_cb cb,
+                          void *arg)
+{
+    if (cb == NULL || (buf == NULL && len > 0))
+        return TN_EINVAL;
+    if (s->kind != R_NONE)
+        return TN_EALREADY;
+    s->into = buf;
+    s->n = len;
+    s->partial = partial;
+    return start_read(s, R_INTO, cb, NULL, arg);
+}
+
+int tn_iostream_read_until_close(tn_iostream_t *s, tn_read_cb cb, void *arg)
+{
+    if (cb == NULL)
+        return TN_EINVAL;
+    return start_read(s, R_CLOSE, cb, NULL, arg);
+}
+
+int tn_iostream_read_some(tn_iostream_t *s, tn_consume_cb cb, void *arg)
+{
+    if (cb == NULL)
+        return TN_EINVAL;
+    return start_read(s, R_SOME, NULL, cb, arg);
+}
+
+static int queue_write(tn_iostream_t *s, const char *data, size_t len, int owned, tn_write_cb cb,
+                       void *arg)
+{
+    wnode_t *w = tn_calloc(1, sizeof(*w));
+    if (w == NULL)
+        return TN_ENOMEM;
+    w->stream = s;
+    w->data = data;
+    w->len = len;
+    w->owned = owned;
+    w->cb = cb;
+    w->arg = arg;
+    if (s->wtail)
+        s->wtail->next = w;
+    else
+        s->wq = w;
+    s->wtail = w;
+    s->unsent += len;
+    flush(s);
+    return 0;
+}
+
+static int check_write(const tn_iostream_t *s, size_t len)
+{
+    if (s->closed)
+        return TN_ECLOSED;
+    if (s->opts.max_write_buffer_size && s->unsent + len > s->opts.max_write_buffer_size)
+        return TN_EBUFFULL;
+    return 0;
+}
+
+int tn_iostream_writev(tn_iostream_t *s, const tn_buf_t *bufs, size_t nbufs, tn_write_cb cb,
+                       void *arg)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < nbufs; i++)
+        total += bufs[i].len;
+    int err = check_write(s, total);
+    if (err != 0)
+        return err;
+    char *copy = NULL;
+    if (total > 0) {
+        copy = tn_malloc(total);
+        if (copy == NULL)
+            return TN_ENOMEM;
+        size_t off = 0;
+        for (size_t i = 0; i < nbufs; i++) {
+            if (bufs[i].len > 0)
+                memcpy(copy + off, bufs[i].base, bufs[i].len);
+            off += bufs[i].len;
+        }
+    }
+    err = queue_write(s, copy, total, 1, cb, arg);
+    if (err != 0)
+        tn_free(copy);
+    return err;
+}
+
+int tn_iostream_write(tn_iostream_t *s, const void *data, size_t len, tn_write_cb cb, void *arg)
+{
+    tn_buf_t b = {data, len};
+    return tn_iostream_writev(s, &b, 1, cb, arg);
+}
+
+int tn_iostream_write_ref(tn_iostream_t *s, const void *data, size_t len, tn_write_cb cb, void *arg)
+{
+    if (cb == NULL)
+        return TN_EINVAL;
+    int err = check_write(s, len);
+    if (err != 0)
+        return err;
+    return queue_write(s, data, len, 0, cb, arg);
+}
+
+void tn_iostream_set_close_callback(tn_iostream_t *s, tn_close_cb cb, void *arg)
+{
+    s->close_cb = cb;
+    s->close_arg = arg;
+    update_reading(s);
+}
+
+void tn_iostream_close(tn_iostream_t *s)
+{
+    do_close(s, 0);
+}
+
+void tn_iostream_close_with(tn_iostream_t *s, int cause)
+{
+    do_close(s, cause);
+}
+
+int tn_iostream_closed(const tn_iostream_t *s)
+{
+    return s->closed;
+}
+
+int tn_iostream_reading(const tn_iostream_t *s)
+{
+    return s->kind != R_NONE;
+}
+
+int tn_iostream_writing(const tn_iostream_t *s)
+{
+    return s->wq != NULL;
+}
+
+int tn_iostream_error(const tn_iostream_t *s)
+{
+    return s->error;
+}
+
+size_t tn_iostream_buffered(const tn_iostream_t *s)
+{
+    return s->len;
+}
+
+int tn_iostream_set_nodelay(tn_iostream_t *s, int on)
+{
+    if (s->closed)
+        return TN_ECLOSED;
+    return s->ops->set_nodelay ? s->ops->set_nodelay(s->transport, on) : TN_ENOTSUP;
+}
+
+int tn_iostream_remote_address(tn_iostream_t *s, char *ip, size_t iplen, int *port)
+{
+    if (s->transport_closed)
+        return TN_ECLOSED;
+    return s->ops->remote_address(s->transport, ip, iplen, port);
+}
+
+tn_ioloop_t *tn_iostream_loop(const tn_iostream_t *s)
+{
+    return s->loop;
+}
+
+void tn_iostream_set_data(tn_iostream_t *s, void *data)
+{
+    s->data = data;
+}
+
+void *tn_iostream_get_data(const tn_iostream_t *s)
+{
+    return s->data;
+}
