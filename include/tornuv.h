@@ -6,6 +6,8 @@
 
 #include "tornuv/common.h"
 #include "tornuv/ioloop.h"
+#include "tornuv/iostream.h"
+#include "tornuv/httputil.h"
 #include "tornuv/net.h"
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"

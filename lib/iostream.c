@@ -228,8 +228,14 @@ static int try_read(tn_iostream_t *s, int at_close)
         int found = s->kind == R_UNTIL ? find_delim(s, &end) : find_regex(s, &end);
         if ((found && s->max_bytes && end > s->max_bytes) ||
             (!found && s->max_bytes && s->len > s->max_bytes)) {
-            tn_log(TN_LOG_INFO, "Unsatisfiable read, closing connection");
-            do_close(s, TN_EUNSATISFIABLE);
+            /* Closing re-enters here with the stream closed; the read then
+             * fails with TN_ECLOSED, its cause kept in s->error. */
+            if (s->closed) {
+                complete_read(s, 0, TN_ECLOSED);
+            } else {
+                tn_log(TN_LOG_INFO, "Unsatisfiable read, closing connection");
+                do_close(s, TN_EUNSATISFIABLE);
+            }
             return 1;
         }
         if (!found)

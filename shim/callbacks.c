@@ -140,6 +140,7 @@ static int push(tn_ioloop_t *loop, tn_callback_cb cb, void *arg, int internal)
     node->cb = cb;
     node->arg = arg;
     node->embedded = 0;
+    node->internal = internal;
     uv_mutex_lock(&loop->mutex);
     int on_thread = tn__loop_on_thread(loop);
     if (!loop->accepting && !(internal && loop->state < TN__LOOP_FINAL)) {
@@ -174,6 +175,7 @@ int tn__loop_defer(tn_ioloop_t *loop, tn_callback_cb cb, void *arg)
 void tn__callbacks_push_node(tn_ioloop_t *loop, tn__qnode_t *node)
 {
     node->embedded = 1;
+    node->internal = 0;
     uv_mutex_lock(&loop->mutex);
     node->seq = loop->next_seq++;
     list_append(&loop->queue, node);
@@ -233,6 +235,22 @@ void tn__callbacks_drop(tn_ioloop_t *loop)
         /* Embedded nodes belong to live timeouts, which teardown closes. */
         if (!node->embedded)
             tn_free(node);
+    }
+    uv_mutex_unlock(&loop->mutex);
+}
+
+void tn__callbacks_drop_user(tn_ioloop_t *loop)
+{
+    uv_mutex_lock(&loop->mutex);
+    tn__qnode_t *node = loop->queue.next;
+    while (node != &loop->queue) {
+        tn__qnode_t *next = node->next;
+        if (!node->internal) {
+            list_unlink(node);
+            if (!node->embedded)
+                tn_free(node);
+        }
+        node = next;
     }
     uv_mutex_unlock(&loop->mutex);
 }

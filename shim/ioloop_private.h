@@ -21,6 +21,7 @@ struct tn__qnode_s {
     void *arg;
     uint64_t seq; /* position in the loop's one FIFO order */
     int embedded; /* not allocated by the queue: never freed by it */
+    int internal; /* queued by tn__loop_defer: a library completion */
 };
 
 typedef struct tn__signal_s tn__signal_t;
@@ -95,6 +96,9 @@ uint64_t tn__loop_random(tn_ioloop_t *loop);
 int tn__callbacks_init(tn_ioloop_t *loop);
 void tn__callbacks_stop_accepting(tn_ioloop_t *loop);
 void tn__callbacks_drop(tn_ioloop_t *loop);
+/* Drops the user's queued callbacks but keeps the library's own deferred
+ * completions (tn__loop_defer), which release the objects they belong to. */
+void tn__callbacks_drop_user(tn_ioloop_t *loop);
 int tn__callbacks_empty(tn_ioloop_t *loop);
 void tn__callbacks_close(tn_ioloop_t *loop);
 void tn__callbacks_wake(tn_ioloop_t *loop);

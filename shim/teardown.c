@@ -66,8 +66,11 @@ void tn__loop_begin_teardown(tn_ioloop_t *loop, int run_queued)
 {
     tn__callbacks_stop_accepting(loop);
     loop->state = TN__LOOP_CLOSING;
+    /* Without run_queued the user's callbacks are dropped (Tornado's
+     * close), but completions the library deferred still run: a stream's
+     * close callback, say, is what releases the stream's memory. */
     if (!run_queued)
-        tn__callbacks_drop(loop);
+        tn__callbacks_drop_user(loop);
     /* Hold the loop open (owned or host's) until the last close callback. */
     uv_ref((uv_handle_t *)&loop->waker);
     tn__signals_close(loop);
@@ -94,9 +97,10 @@ int tn_ioloop_close(tn_ioloop_t *loop, int flags)
         return TN_EINVAL;
     if (!(flags & TN_CLOSE_ALL_FDS) && loop->tracked_count > 0)
         return TN_EBUSY;
-    /* close(0) drops callbacks that never ran (Tornado's close); close(all)
-     * still runs them, because objects being closed may hold references that
-     * only their queued callbacks release. */
+    /* close(0) drops the user's callbacks that never ran (Tornado's close)
+     * but runs the library's deferred completions; close(all) runs
+     * everything queued, because objects being closed may hold references
+     * that only their queued callbacks release. */
     tn__loop_begin_teardown(loop, flags & TN_CLOSE_ALL_FDS);
     loop->running = 1;
     while (loop->state != TN__LOOP_DONE)

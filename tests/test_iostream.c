@@ -1,0 +1,333 @@
+/* iostream over the in-memory transport: Tornado's read, write and close
+ * rules, deterministically (input split at every byte boundary). */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "loop_util.h"
+#include "memtransport.h"
+
+typedef struct {
+    int reads, writes, closes;
+    int status, write_status;
+    char data[8192];
+    size_t len;
+    int order[8];
+    int events;
+    int close_error;
+} ctx_t;
+
+static void on_read(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
+{
+    ctx_t *c = arg;
+    (void)s;
+    c->reads++;
+    c->status = status;
+    c->order[c->events++ % 8] = 'r';
+    if (status == 0 && len <= sizeof(c->data)) {
+        memcpy(c->data, data, len);
+        c->len = len;
+    }
+}
+
+static void on_write(tn_iostream_t *s, int status, void *arg)
+{
+    ctx_t *c = arg;
+    (void)s;
+    c->writes++;
+    c->write_status = status;
+    c->order[c->events++ % 8] = 'w';
+}
+
+static void on_close(tn_iostream_t *s, void *arg)
+{
+    ctx_t *c = arg;
+    c->closes++;
+    c->close_error = tn_iostream_error(s); /* the stream is freed after this */
+    c->order[c->events++ % 8] = 'c';
+}
+
+/* Closes the stream and runs the loop until its close callback ran. */
+static void finish(tn_ioloop_t *loop, tn_mt_t *mt, ctx_t *c)
+{
+    if (c->closes == 0) {
+        tn_iostream_set_close_callback(mt->stream, on_close, c);
+        tn_iostream_close(mt->stream);
+        for (int i = 0; i < 5 && c->closes == 0; i++)
+            tn_mt_turn(loop);
+    }
+    cr_assert_eq(c->closes, 1);
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}
+
+/* tornado: iostream_test test_read_until / future already resolved */
+Test(iostream, buffered_result_is_delivered_on_the_next_drain_not_inline)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    cr_assert_eq(tn_iostream_read_bytes(mt->stream, 1, 0, on_read, &c), 0);
+    cr_assert_eq(tn_mt_feed(mt, "ab\ncd\n", 6, 0), 6);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 1);
+    cr_assert_eq(tn_iostream_read_until(mt->stream, "\n", 1, 0, on_read, &c), 0);
+    cr_assert_eq(c.reads, 1, "never inside the call");
+    cr_assert_eq(tn_iostream_read_until(mt->stream, "\n", 1, 0, on_read, &c), TN_EALREADY);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 2);
+    cr_assert_eq(c.len, 2);
+    cr_assert_eq(memcmp(c.data, "b\n", 2), 0);
+    finish(loop, mt, &c);
+}
+
+static void read_lines(tn_iostream_t *s, int status, const char *data, size_t len, void *arg);
+
+typedef struct {
+    char got[64];
+    size_t got_len;
+    int lines;
+} lines_t;
+
+static void read_lines(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
+{
+    lines_t *l = arg;
+    if (status != 0)
+        return;
+    memcpy(l->got + l->got_len, data, len);
+    l->got_len += len;
+    l->lines++;
+    tn_iostream_read_until(s, "\r\n", 2, 0, read_lines, l);
+}
+
+/* Delimiters straddling chunk boundaries are the classic bug. */
+Test(iostream, read_until_at_every_split_point)
+{
+    static const char input[] = "alpha\r\nbe\rta\r\n\r\ngamma\r\n";
+    size_t n = sizeof(input) - 1;
+    for (size_t chunk = 1; chunk <= n; chunk++) {
+        tn_ioloop_t *loop = tn_test_loop_new();
+        tn_mt_t *mt = tn_mt_new(loop, NULL);
+        lines_t l = {0};
+        cr_assert_eq(tn_iostream_read_until(mt->stream, "\r\n", 2, 0, read_lines, &l), 0);
+        /* The stream reads only while a read is pending, so feed what it
+         * takes and let the loop deliver before offering more. */
+        size_t off = 0;
+        for (int turns = 0; off < n && turns < 200; turns++) {
+            size_t k = n - off < chunk ? n - off : chunk;
+            off += tn_mt_feed(mt, input + off, k, k);
+            tn_mt_turn(loop);
+        }
+        cr_assert_eq(off, n, "chunk %zu", chunk);
+        /* each line is delivered one drain after the read that found it */
+        for (int turns = 0; l.lines < 4 && turns < 10; turns++)
+            tn_mt_turn(loop);
+        cr_assert_eq(l.lines, 4, "chunk %zu", chunk);
+        cr_assert_eq(l.got_len, n);
+        cr_assert_eq(memcmp(l.got, input, n), 0);
+        ctx_t c = {0};
+        finish(loop, mt, &c);
+    }
+}
+
+/* tornado: iostream_test test_read_until_max_bytes (exactly at the limit
+ * succeeds; the delimiter just past it fails and closes the stream) */
+Test(iostream, read_until_max_bytes)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    tn_iostream_set_close_callback(mt->stream, on_close, &c);
+    cr_assert_eq(tn_iostream_read_until(mt->stream, "def", 3, 6, on_read, &c), 0);
+    tn_mt_feed(mt, "abcdefg", 7, 0);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 1);
+    cr_assert_eq(c.status, 0);
+    cr_assert_eq(c.len, 6);
+    cr_assert_eq(tn_iostream_read_until(mt->stream, "hi", 2, 2, on_read, &c), 0);
+    tn_mt_feed(mt, "hi", 2, 0); /* buffer "ghi": delimiter ends at 3 > 2 */
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 2);
+    cr_assert_eq(c.status, TN_ECLOSED);
+    cr_assert_eq(c.closes, 1);
+    cr_assert_eq(c.order[1], 'r', "the read fails before the close callback");
+    cr_assert_eq(c.order[2], 'c');
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}
+
+/* F23: no delimiter within max_bytes: unsatisfiable, error recorded */
+Test(iostream, unsatisfiable_read_records_the_cause)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    int err = 0;
+    cr_assert_eq(tn_iostream_read_until(mt->stream, "\n", 1, 8, on_read, &c), 0);
+    tn_mt_feed(mt, "0123456789", 10, 1);
+    err = tn_iostream_error(mt->stream);
+    cr_assert_eq(err, TN_EUNSATISFIABLE);
+    cr_assert(tn_iostream_closed(mt->stream));
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.status, TN_ECLOSED);
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}
+
+/* F3: close with a pending read the buffer can satisfy completes it;
+ * read_until_close resolves with everything at EOF. */
+Test(iostream, read_until_close_resolves_at_eof_then_close_callback)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    tn_iostream_set_close_callback(mt->stream, on_close, &c);
+    cr_assert_eq(tn_iostream_read_until_close(mt->stream, on_read, &c), 0);
+    tn_mt_feed(mt, "partial data", 12, 5);
+    tn_mt_eof(mt, TN_EOF);
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 1);
+    cr_assert_eq(c.status, 0);
+    cr_assert_eq(c.len, 12);
+    cr_assert_eq(c.closes, 1);
+    cr_assert_eq(c.order[0], 'r');
+    cr_assert_eq(c.order[1], 'c');
+    cr_assert_eq(c.close_error, 0, "EOF is a clean close");
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}
+
+/* F6 and Tornado's test_write_zero_bytes */
+Test(iostream, writes_complete_in_order_and_fail_after_close)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    mt->accept_limit = 3; /* partial try_write: the rest goes async */
+    cr_assert_eq(tn_iostream_write(mt->stream, "hello", 5, on_write, &c), 0);
+    cr_assert_eq(tn_iostream_write(mt->stream, "", 0, on_write, &c), 0);
+    cr_assert(tn_iostream_writing(mt->stream));
+    tn_mt_turn(loop);
+    cr_assert_eq(c.writes, 0, "not complete until the async write is");
+    mt->accept_limit = -1;
+    tn_mt_complete_writes(mt, 0);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.writes, 2);
+    cr_assert_eq(c.write_status, 0);
+    cr_assert_eq(mt->out_len, 5);
+    cr_assert_eq(memcmp(mt->out, "hello", 5), 0);
+    tn_iostream_close(mt->stream);
+    cr_assert_eq(tn_iostream_write(mt->stream, "x", 1, on_write, &c), TN_ECLOSED);
+    tn_iostream_close(mt->stream); /* F5: idempotent */
+    finish(loop, mt, &c);
+}
+
+/* F1/F7: a write pending when the stream closes completes with TN_ECLOSED */
+Test(iostream, pending_write_fails_with_closed)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    mt->accept_limit = 0;
+    tn_iostream_set_close_callback(mt->stream, on_close, &c);
+    cr_assert_eq(tn_iostream_write(mt->stream, "data", 4, on_write, &c), 0);
+    tn_mt_eof(mt, -104 /* a reset */);
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.writes, 1);
+    cr_assert_eq(c.write_status, TN_ECLOSED);
+    cr_assert_eq(c.closes, 1);
+    cr_assert_eq(c.order[0], 'w');
+    cr_assert_eq(c.order[1], 'c');
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}
+
+static void close_self(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
+{
+    ctx_t *c = arg;
+    (void)data;
+    (void)len;
+    c->reads++;
+    c->status = status;
+    tn_iostream_close(s);
+    tn_iostream_close(s);
+}
+
+/* F4: a read callback closes its own stream */
+Test(iostream, callback_may_close_its_own_stream)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    tn_iostream_set_close_callback(mt->stream, on_close, &c);
+    cr_assert_eq(tn_iostream_read_bytes(mt->stream, 2, 0, close_self, &c), 0);
+    tn_mt_feed(mt, "xyz", 3, 0);
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 1);
+    cr_assert_eq(c.status, 0);
+    cr_assert_eq(c.closes, 1);
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}
+
+Test(iostream, max_buffer_size_closes_with_buffer_full)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_iostream_options_t opts = {.max_buffer_size = 16};
+    tn_mt_t *mt = tn_mt_new(loop, &opts);
+    ctx_t c = {0};
+    tn_iostream_set_close_callback(mt->stream, on_close, &c);
+    cr_assert_eq(tn_iostream_read_until_close(mt->stream, on_read, &c), 0);
+    tn_mt_feed(mt, "0123456789abcdefXYZ", 19, 4);
+    cr_assert_eq(tn_iostream_error(mt->stream), TN_EBUFFULL);
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.closes, 1);
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}
+
+/* Back-pressure: with data buffered and no read pending, the stream stops
+ * reading from the transport. */
+Test(iostream, stops_reading_while_data_waits)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    cr_assert_eq(mt->reading, 0, "an idle stream does not read");
+    cr_assert_eq(tn_iostream_read_bytes(mt->stream, 2, 0, on_read, &c), 0);
+    cr_assert_eq(mt->reading, 1);
+    tn_mt_feed(mt, "abcdef", 6, 0);
+    cr_assert_eq(mt->reading, 0, "satisfied: stop reading");
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 1);
+    cr_assert_eq(mt->reading, 0, "4 bytes still buffered, no read pending");
+    cr_assert_eq(tn_iostream_buffered(mt->stream), 4);
+    finish(loop, mt, &c);
+}
+
+/* tornado: iostream_test test_large_read_until: a 4 MiB line in 1 KiB
+ * chunks is scanned in linear time. */
+Test(iostream, large_read_until_is_linear, .timeout = 20)
+{
+    enum { SIZE = 4 * 1024 * 1024 };
+    char *line = tn_malloc(SIZE);
+    cr_assert_not_null(line);
+    memset(line, 'x', SIZE - 1);
+    line[SIZE - 1] = '\n';
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    cr_assert_eq(tn_iostream_read_until(mt->stream, "\n", 1, 0, on_read, &c), 0);
+    cr_assert_eq(tn_mt_feed(mt, line, SIZE, 1024), SIZE);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 1);
+    cr_assert_eq(c.status, 0);
+    tn_free(line);
+    finish(loop, mt, &c);
+}
