@@ -15,5 +15,8 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/tornuvConfigVersion.cmake
     COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/tornuvConfig.cmake ${PROJECT_BINARY_DIR}/tornuvConfigVersion.cmake
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/tornuv)
+# tornuv.pc locates its prefix relative to itself, so an install with
+# `cmake --install --prefix` elsewhere (the consumer test) still resolves.
+file(RELATIVE_PATH TN_PC_RELPREFIX "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 configure_file(cmake/tornuv.pc.in ${PROJECT_BINARY_DIR}/tornuv.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/tornuv.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -27,8 +27,11 @@ static int level_from_env(void)
     static const struct {
         const char *name;
         int level;
-    } names[] = {{"debug", TN_LOG_DEBUG}, {"info", TN_LOG_INFO},   {"warn", TN_LOG_WARN},
-                 {"error", TN_LOG_ERROR}, {"none", TN_LOG_NONE}};
+    } names[] = {{"debug", TN_LOG_DEBUG},
+                 {"info", TN_LOG_INFO},
+                 {"warn", TN_LOG_WARN},
+                 {"error", TN_LOG_ERROR},
+                 {"none", TN_LOG_NONE}};
     const char *env = getenv("TORNUV_LOG_LEVEL");
     if (env != NULL)
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

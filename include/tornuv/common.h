@@ -33,7 +33,7 @@ extern "C" {
  * integer) on Windows, a file descriptor elsewhere. */
 #ifdef _WIN32
 typedef uintptr_t tn_socket_t;
-#define TN_INVALID_SOCKET ((tn_socket_t)~(uintptr_t)0)
+#define TN_INVALID_SOCKET ((tn_socket_t) ~(uintptr_t)0)
 #else
 typedef int tn_socket_t;
 #define TN_INVALID_SOCKET (-1)
@@ -111,13 +111,28 @@ typedef void (*tn_free_func)(void *ptr);
 TN_EXTERN int tn_replace_allocator(tn_malloc_func malloc_func, tn_realloc_func realloc_func,
                                    tn_calloc_func calloc_func, tn_free_func free_func);
 
-/** Allocation helpers that route through the current allocator. tn_malloc(0)
- * may return NULL; tn_free(NULL) is a no-op. */
+/** Allocates size bytes through the current allocator; NULL on failure and
+ * for size 0. The caller owns the memory and releases it with tn_free.
+ * Tornado: none (Python manages memory). */
 TN_EXTERN void *tn_malloc(size_t size);
+
+/** Resizes through the current allocator; size 0 frees ptr and returns
+ * NULL (one meaning for C11's implementation-defined case).
+ * Tornado: none. */
 TN_EXTERN void *tn_realloc(void *ptr, size_t size);
+
+/** Allocates zeroed count*size bytes; NULL on failure or a zero size.
+ * Tornado: none. */
 TN_EXTERN void *tn_calloc(size_t count, size_t size);
+
+/** Frees memory from tn_malloc/tn_realloc/tn_calloc/tn_strndup; NULL is a
+ * no-op.
+ * Tornado: none. */
 TN_EXTERN void tn_free(void *ptr);
-/** Copies len bytes into a new NUL-terminated allocation (NULL on failure). */
+
+/** Copies len bytes into a new NUL-terminated allocation (NULL on failure);
+ * free it with tn_free.
+ * Tornado: none. */
 TN_EXTERN char *tn_strndup(const char *s, size_t len);
 
 /* Logging.
