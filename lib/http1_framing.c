@@ -1,7 +1,7 @@
 /* Strict HTTP/1 framing: raw header scanner and message-length decision. */
 #include "http1_framing.h"
 
-#include "tornuv/httpserver.h"
+#include "http1_limits.h"
 
 enum {
     ST_START = 0,     /* in the request line (or leading empty lines) */

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "tornuv/httpserver.h"
+#include "http1_limits.h"
 
 enum { P_HEAD = 0, P_BODY, P_DONE, P_DEAD };
 
