@@ -331,3 +331,43 @@ Test(iostream, large_read_until_is_linear, .timeout = 20)
     tn_free(line);
     finish(loop, mt, &c);
 }
+
+/* tornado: iostream_test test_read_until_regex / _max_bytes: the header
+ * terminator regex at every split point, and the max_bytes rule. */
+Test(iostream, read_until_regex_at_every_split_point_and_max_bytes)
+{
+    static const char input[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
+    size_t n = sizeof(input) - 1, head = n - 4;
+    for (size_t chunk = 1; chunk <= n; chunk++) {
+        tn_ioloop_t *loop = tn_test_loop_new();
+        tn_mt_t *mt = tn_mt_new(loop, NULL);
+        ctx_t c = {0};
+        cr_assert_eq(tn_iostream_read_until_regex(mt->stream, "\r?\n\r?\n", 0, on_read, &c), 0);
+        size_t off = 0;
+        for (int turns = 0; off < n && c.reads == 0 && turns < 200; turns++) {
+            size_t k = n - off < chunk ? n - off : chunk;
+            off += tn_mt_feed(mt, input + off, k, k);
+            tn_mt_turn(loop);
+        }
+        cr_assert_eq(c.reads, 1, "chunk %zu", chunk);
+        cr_assert_eq(c.status, 0);
+        cr_assert_eq(c.len, head, "chunk %zu", chunk);
+        cr_assert_eq(memcmp(c.data, input, head), 0);
+        finish(loop, mt, &c);
+    }
+
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    tn_iostream_set_close_callback(mt->stream, on_close, &c);
+    cr_assert_eq(tn_iostream_read_until_regex(mt->stream, "[(", 0, on_read, &c), TN_EINVAL);
+    cr_assert_eq(tn_iostream_read_until_regex(mt->stream, "\r?\n\r?\n", 8, on_read, &c), 0);
+    tn_mt_feed(mt, input, n, 0);
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.status, TN_ECLOSED);
+    cr_assert_eq(c.closes, 1);
+    cr_assert_eq(c.close_error, TN_EUNSATISFIABLE);
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}
