@@ -158,8 +158,12 @@ TN_EXTERN int tn_iostream_remote_address(tn_iostream_t *s, char *ip, size_t iple
 /** The loop the stream runs on. Tornado: IOStream.io_loop. */
 TN_EXTERN tn_ioloop_t *tn_iostream_loop(const tn_iostream_t *s);
 
-/** User data slot. Tornado: none (attributes on the Python object). */
+/** Stores a user pointer on the stream (not freed by tornuv).
+ * Tornado: none (attributes on the Python object). */
 TN_EXTERN void tn_iostream_set_data(tn_iostream_t *s, void *data);
+
+/** Returns the pointer given to tn_iostream_set_data (NULL by default).
+ * Tornado: none. */
 TN_EXTERN void *tn_iostream_get_data(const tn_iostream_t *s);
 
 #ifdef __cplusplus

@@ -37,16 +37,21 @@ TN_EXTERN int tn_iostream_new(tn_ioloop_t *loop, const tn_transport_ops_t *ops, 
                               const tn_iostream_options_t *opts, tn_iostream_t **out);
 
 /** Asks for space in the stream's read buffer (libuv reads straight into
- * it). *len == 0 means none could be had: report ENOBUFS through on_read. */
+ * it). *len == 0 means none could be had: report ENOBUFS through on_read.
+ * Tornado: BaseIOStream._read_to_buffer's recv_into target. */
 TN_EXTERN void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size_t *len);
 /** nread > 0 bytes were written into the space from on_alloc; 0 means
- * nothing (not end of stream); < 0 is an error, TN_EOF the peer's end. */
+ * nothing (not end of stream); < 0 is an error, TN_EOF the peer's end.
+ * Tornado: BaseIOStream._handle_read. */
 TN_EXTERN void tn_iostream__on_read(tn_iostream_t *s, long nread);
-/** Completion of one ops->write call. */
+/** Completion of one ops->write call.
+ * Tornado: BaseIOStream._handle_write. */
 TN_EXTERN void tn_iostream__on_write_done(tn_iostream_t *s, int status);
-/** Completion of a client connect (0 or the cause). */
+/** Completion of a client connect (0 or the cause).
+ * Tornado: IOStream._handle_connect. */
 TN_EXTERN void tn_iostream__on_connect(tn_iostream_t *s, int status);
-/** The transport finished closing. */
+/** The transport finished closing.
+ * Tornado: the socket close inside BaseIOStream.close. */
 TN_EXTERN void tn_iostream__on_closed(tn_iostream_t *s);
 
 #ifdef __cplusplus
