@@ -8,6 +8,7 @@
 #include "tornuv/ioloop.h"
 #include "tornuv/iostream.h"
 #include "tornuv/httputil.h"
+#include "tornuv/regex.h"
 #include "tornuv/net.h"
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"

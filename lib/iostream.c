@@ -12,10 +12,8 @@
  * its own stream; the memory goes when the last reference does. */
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "loop_defer.h"
+#include "regex_internal.h"
 #include "tornuv/transport.h"
 
 enum read_kind { R_NONE, R_UNTIL, R_REGEX, R_BYTES, R_INTO, R_CLOSE, R_SOME };
@@ -56,9 +54,13 @@ struct tn_iostream_s {
     size_t deliver_len;
     int deliver_status;
 
-    pcre2_code *re;
+    /* read_until_regex: the pattern in use (the stream's own cached one, or
+     * the caller's for the _compiled variant); one match block fits all,
+     * since only the overall match's end is used. */
+    const tn_regex_t *re;
+    tn_regex_t *cached_re;
+    char *cached_pattern;
     pcre2_match_data *match;
-    char *re_pattern;
 
     wnode_t *wq, *wtail;
     size_t unsent;
@@ -78,9 +80,8 @@ static void unref(tn_iostream_t *s)
     tn_free(s->buf);
     if (s->match)
         pcre2_match_data_free(s->match);
-    if (s->re)
-        pcre2_code_free(s->re);
-    tn_free(s->re_pattern);
+    tn_regex_free(s->cached_re);
+    tn_free(s->cached_pattern);
     tn_free(s);
 }
 
@@ -208,7 +209,9 @@ static int find_delim(tn_iostream_t *s, size_t *end)
 
 static int find_regex(tn_iostream_t *s, size_t *end)
 {
-    int rc = pcre2_match(s->re, (PCRE2_SPTR)(s->buf ? s->buf + s->start : ""), s->len, 0, 0,
+    /* rc 0 means the match block was too small for the groups; the overall
+     * match is still recorded, which is all a read needs. */
+    int rc = pcre2_match(s->re->code, (PCRE2_SPTR)(s->buf ? s->buf + s->start : ""), s->len, 0, 0,
                          s->match, NULL);
     if (rc < 0)
         return 0;
@@ -499,6 +502,19 @@ int tn_iostream_read_until(tn_iostream_t *s, const char *delim, size_t delim_len
     return start_read(s, R_UNTIL, cb, NULL, arg);
 }
 
+static int start_regex(tn_iostream_t *s, const tn_regex_t *re, size_t max_bytes, tn_read_cb cb,
+                       void *arg)
+{
+    if (s->match == NULL) {
+        s->match = pcre2_match_data_create(1, NULL);
+        if (s->match == NULL)
+            return TN_ENOMEM;
+    }
+    s->re = re;
+    s->max_bytes = max_bytes;
+    return start_read(s, R_REGEX, cb, NULL, arg);
+}
+
 int tn_iostream_read_until_regex(tn_iostream_t *s, const char *pattern, size_t max_bytes,
                                  tn_read_cb cb, void *arg)
 {
@@ -506,33 +522,32 @@ int tn_iostream_read_until_regex(tn_iostream_t *s, const char *pattern, size_t m
         return TN_EINVAL;
     if (s->kind != R_NONE)
         return TN_EALREADY;
-    if (s->re_pattern == NULL || strcmp(s->re_pattern, pattern) != 0) {
-        int errcode;
-        PCRE2_SIZE erroff;
-        pcre2_code *re =
-            pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &errcode, &erroff, NULL);
-        if (re == NULL)
-            return TN_EINVAL;
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (s->cached_pattern == NULL || strcmp(s->cached_pattern, pattern) != 0) {
+        tn_regex_t *re;
+        int err = tn_regex_compile(pattern, strlen(pattern), &re);
+        if (err != 0)
+            return err;
         char *copy = tn_strndup(pattern, strlen(pattern));
-        if (md == NULL || copy == NULL) {
-            if (md)
-                pcre2_match_data_free(md);
-            pcre2_code_free(re);
-            tn_free(copy);
+        if (copy == NULL) {
+            tn_regex_free(re);
             return TN_ENOMEM;
         }
-        if (s->match)
-            pcre2_match_data_free(s->match);
-        if (s->re)
-            pcre2_code_free(s->re);
-        tn_free(s->re_pattern);
-        s->re = re;
-        s->match = md;
-        s->re_pattern = copy;
+        tn_regex_free(s->cached_re);
+        tn_free(s->cached_pattern);
+        s->cached_re = re;
+        s->cached_pattern = copy;
     }
-    s->max_bytes = max_bytes;
-    return start_read(s, R_REGEX, cb, NULL, arg);
+    return start_regex(s, s->cached_re, max_bytes, cb, arg);
+}
+
+int tn_iostream_read_until_regex_compiled(tn_iostream_t *s, const tn_regex_t *re, size_t max_bytes,
+                                          tn_read_cb cb, void *arg)
+{
+    if (re == NULL || cb == NULL)
+        return TN_EINVAL;
+    if (s->kind != R_NONE)
+        return TN_EALREADY;
+    return start_regex(s, re, max_bytes, cb, arg);
 }
 
 int tn_iostream_read_bytes(tn_iostream_t *s, size_t n, int partial, tn_read_cb cb, void *arg)

@@ -371,3 +371,96 @@ Test(iostream, read_until_regex_at_every_split_point_and_max_bytes)
     tn_mt_free(mt);
     tn_test_close(loop, 0);
 }
+
+/* One compiled pattern shared by two streams; groups beyond the match
+ * block's size do not matter (only the match's end is used). */
+Test(iostream, read_until_regex_compiled_is_shared)
+{
+    tn_regex_t *re;
+    cr_assert_eq(tn_regex_compile("(", 1, &re), TN_EINVAL);
+    cr_assert_eq(tn_regex_compile("(a+)(b)(c)?;", 12, &re), 0);
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *one = tn_mt_new(loop, NULL), *two = tn_mt_new(loop, NULL);
+    ctx_t c1 = {0}, c2 = {0};
+    cr_assert_eq(tn_iostream_read_until_regex_compiled(one->stream, re, 0, on_read, &c1), 0);
+    cr_assert_eq(tn_iostream_read_until_regex_compiled(two->stream, re, 0, on_read, &c2), 0);
+    cr_assert_eq(tn_iostream_read_until_regex_compiled(two->stream, re, 0, on_read, &c2),
+                 TN_EALREADY);
+    tn_mt_feed(one, "xxaab;tail", 10, 3);
+    tn_mt_feed(two, "abc;", 4, 1);
+    tn_mt_turn(loop);
+    cr_assert_eq(c1.len, 6);
+    cr_assert_eq(memcmp(c1.data, "xxaab;", 6), 0);
+    cr_assert_eq(c2.len, 4);
+    tn_regex_free(re);
+    tn_iostream_set_close_callback(one->stream, on_close, &c1);
+    tn_iostream_close(one->stream);
+    for (int i = 0; i < 5 && c1.closes == 0; i++)
+        tn_mt_turn(loop);
+    cr_assert_eq(c1.closes, 1);
+    tn_mt_free(one);
+    finish(loop, two, &c2);
+}
+
+typedef struct {
+    char got[512];
+    size_t got_len;
+    char into[5];
+    int step;
+} mixed_t;
+
+static void mixed_next(tn_iostream_t *s, mixed_t *m);
+
+static void on_mixed(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
+{
+    mixed_t *m = arg;
+    if (status != 0)
+        return;
+    cr_assert_leq(m->got_len + len, sizeof(m->got));
+    memcpy(m->got + m->got_len, data, len);
+    m->got_len += len;
+    mixed_next(s, m);
+}
+
+static void mixed_next(tn_iostream_t *s, mixed_t *m)
+{
+    switch (m->step++ % 3) {
+    case 0:
+        tn_iostream_read_bytes(s, 7, 0, on_mixed, m);
+        break;
+    case 1:
+        tn_iostream_read_into(s, m->into, sizeof(m->into), 0, on_mixed, m);
+        break;
+    default:
+        tn_iostream_read_bytes(s, 9, 1, on_mixed, m);
+        break;
+    }
+}
+
+/* tornado: iostream_test test_many_mixed_reads, at every chunk size */
+Test(iostream, mixed_read_bytes_and_read_into_keep_byte_order_at_every_split)
+{
+    char input[300];
+    for (size_t i = 0; i < sizeof(input); i++)
+        input[i] = (char)(i * 131 + 7);
+    for (size_t chunk = 1; chunk <= 40; chunk++) {
+        tn_ioloop_t *loop = tn_test_loop_new();
+        tn_mt_t *mt = tn_mt_new(loop, NULL);
+        mixed_t m = {0};
+        mixed_next(mt->stream, &m);
+        size_t off = 0;
+        for (int turns = 0; off < sizeof(input) && turns < 2000; turns++) {
+            size_t k = sizeof(input) - off < chunk ? sizeof(input) - off : chunk;
+            off += tn_mt_feed(mt, input + off, k, k);
+            tn_mt_turn(loop);
+        }
+        for (int turns = 0; m.got_len < sizeof(input) && turns < 100; turns++)
+            tn_mt_turn(loop);
+        cr_assert_eq(off, sizeof(input), "chunk %zu", chunk);
+        /* only a read_bytes(7) or read_into(5) may still wait for more */
+        cr_assert_geq(m.got_len, sizeof(input) - 6, "chunk %zu", chunk);
+        cr_assert_eq(memcmp(m.got, input, m.got_len), 0, "chunk %zu", chunk);
+        ctx_t c = {0};
+        finish(loop, mt, &c);
+    }
+}

@@ -19,6 +19,7 @@
 
 #include "common.h"
 #include "ioloop.h"
+#include "regex.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,12 @@ TN_EXTERN int tn_iostream_read_until(tn_iostream_t *s, const char *delim, size_t
  * Tornado: IOStream.read_until_regex(regex, max_bytes). */
 TN_EXTERN int tn_iostream_read_until_regex(tn_iostream_t *s, const char *pattern, size_t max_bytes,
                                            tn_read_cb cb, void *arg);
+
+/** Like read_until_regex with a pattern compiled once by tn_regex_compile
+ * (shared by any number of streams); re must stay alive until cb runs.
+ * Tornado: IOStream.read_until_regex with a precompiled pattern. */
+TN_EXTERN int tn_iostream_read_until_regex_compiled(tn_iostream_t *s, const tn_regex_t *re,
+                                                    size_t max_bytes, tn_read_cb cb, void *arg);
 
 /** Reads exactly n bytes; with partial, completes as soon as at least one
  * byte is available (at most n). n == 0 completes with len 0.
