@@ -1,6 +1,7 @@
 /* iostream over the in-memory transport: Tornado's read, write and close
  * rules, deterministically (input split at every byte boundary). */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "loop_util.h"
@@ -463,4 +464,42 @@ Test(iostream, mixed_read_bytes_and_read_into_keep_byte_order_at_every_split)
         ctx_t c = {0};
         finish(loop, mt, &c);
     }
+}
+
+/* tornado: iostream_test test_small_reads_from_large_buffer: 1 000 short
+ * lines pass through a 64-byte max_buffer_size, because the stream only
+ * pulls data while a read is pending. */
+Test(iostream, many_small_reads_through_a_small_buffer)
+{
+    enum { LINES = 1000 };
+    static char input[LINES * 10];
+    for (int i = 0; i < LINES; i++) {
+        char line[16];
+        snprintf(line, sizeof(line), "line %04d\n", i);
+        memcpy(input + i * 10, line, 10);
+    }
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_iostream_options_t opts = {.max_buffer_size = 64};
+    tn_mt_t *mt = tn_mt_new(loop, &opts);
+    size_t off = 0;
+    int lines = 0;
+    ctx_t c = {0};
+    for (int turns = 0; off < sizeof(input) && turns < 20000; turns++) {
+        if (!tn_iostream_reading(mt->stream)) {
+            cr_assert_eq(tn_iostream_read_until(mt->stream, "\n", 1, 0, on_read, &c), 0);
+        }
+        size_t k = sizeof(input) - off < 16 ? sizeof(input) - off : 16;
+        off += tn_mt_feed(mt, input + off, k, 16);
+        tn_mt_turn(loop);
+        if (c.reads > lines) {
+            cr_assert_eq(c.status, 0);
+            cr_assert_eq(c.len, 10);
+            cr_assert_eq(memcmp(c.data, input + lines * 10, 10), 0, "line %d", lines);
+            lines = c.reads;
+        }
+    }
+    cr_assert_eq(off, sizeof(input));
+    cr_assert_geq(lines, LINES - 16 / 10 - 1);
+    cr_assert_leq(tn_iostream_buffered(mt->stream), 64);
+    finish(loop, mt, &c);
 }
