@@ -12,5 +12,6 @@
 #include "tornuv/net.h"
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"
+#include "tornuv/httpserver.h"
 
 #endif /* TORNUV_H */

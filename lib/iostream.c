@@ -42,6 +42,9 @@ struct tn_iostream_s {
     enum read_kind kind;
     char delim[64];
     size_t delim_len, max_bytes, n, scan;
+    /* read_some: leading bytes already presented and left unconsumed; the
+     * next read_some waits for bytes beyond them. */
+    size_t some_seen;
     int partial;
     char *into;
     tn_read_cb cb;
@@ -65,6 +68,8 @@ struct tn_iostream_s {
     wnode_t *wq, *wtail;
     size_t unsent;
     int in_flight;
+    /* shutdown requested: sent to the transport once the queue drains */
+    int want_shutdown, shut;
 
     tn_close_cb close_cb;
     void *close_arg;
@@ -143,6 +148,9 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
             cb(s, status, NULL, 0, cb_arg);
     } else if (kind == R_SOME) {
         size_t avail = s->len;
+        /* Set before the call: a read_some started from inside the callback
+         * waits for new bytes instead of showing these again at once. */
+        s->some_seen = avail;
         s->pinned++;
         size_t used = consume_cb(s, 0, data, avail, cb_arg);
         s->pinned--;
@@ -150,13 +158,18 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
             used = avail;
         s->start += used;
         s->len -= used;
+        /* Re-armed from inside: it waits for bytes beyond the ones just
+         * shown. Armed later: whatever is buffered is shown at once. */
+        s->some_seen = s->kind == R_SOME ? avail - used : 0;
     } else if (kind == R_INTO) {
+        s->some_seen = 0;
         if (n > 0)
             memcpy(into, data, n);
         s->start += n;
         s->len -= n;
         cb(s, 0, into, n, cb_arg);
     } else {
+        s->some_seen = 0;
         s->start += n;
         s->len -= n;
         s->pinned++;
@@ -254,7 +267,7 @@ static int try_read(tn_iostream_t *s, int at_close)
         }
         return 0;
     case R_SOME:
-        if (s->len > 0) {
+        if (s->len > s->some_seen) {
             complete_read(s, s->len, 0);
             return 1;
         }
@@ -324,6 +337,12 @@ static void flush(tn_iostream_t *s)
             }
         }
         finish_head(s, 0);
+    }
+    if (s->want_shutdown && !s->shut && s->wq == NULL && !s->closed) {
+        s->shut = 1;
+        int err = s->ops->shutdown ? s->ops->shutdown(s->transport) : TN_ENOTSUP;
+        if (err != 0)
+            do_close(s, err);
     }
 }
 
@@ -614,6 +633,8 @@ static int check_write(const tn_iostream_t *s, size_t len)
 {
     if (s->closed)
         return TN_ECLOSED;
+    if (s->want_shutdown)
+        return TN_EFINISHED;
     if (s->opts.max_write_buffer_size && s->unsent + len > s->opts.max_write_buffer_size)
         return TN_EBUFFULL;
     return 0;
@@ -662,6 +683,17 @@ int tn_iostream_write_ref(tn_iostream_t *s, const void *data, size_t len, tn_wri
     return queue_write(s, data, len, 0, cb, arg);
 }
 
+int tn_iostream_shutdown(tn_iostream_t *s)
+{
+    if (s->closed)
+        return TN_ECLOSED;
+    if (s->want_shutdown)
+        return 0;
+    s->want_shutdown = 1;
+    flush(s);
+    return 0;
+}
+
 void tn_iostream_set_close_callback(tn_iostream_t *s, tn_close_cb cb, void *arg)
 {
     s->close_cb = cb;
@@ -697,6 +729,11 @@ int tn_iostream_writing(const tn_iostream_t *s)
 int tn_iostream_error(const tn_iostream_t *s)
 {
     return s->error;
+}
+
+size_t tn_iostream_write_buffered(const tn_iostream_t *s)
+{
+    return s->unsent;
 }
 
 size_t tn_iostream_buffered(const tn_iostream_t *s)
