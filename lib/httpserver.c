@@ -495,7 +495,7 @@ static void fail_request(conn_t *c, int status)
 {
     tn_http_request_t *r = &c->req;
     c->fatal = 1;
-    if (status && !r->headers_written) {
+    if (status && !(r->active && r->headers_written)) {
         tn_log(TN_LOG_INFO, "Malformed HTTP request from %s: %d", c->ip, status);
         send_error(c, status);
     }
@@ -940,6 +940,19 @@ static void on_stream(tn_tcpserver_t *tcp, tn_iostream_t *stream, const char *ip
     c->state = ST_HEAD;
     set_deadline(c, srv->opts.idle_timeout_ms);
     arm_read(c);
+}
+
+int tn_httpserver_handle_stream(tn_httpserver_t *server, tn_iostream_t *stream, const char *ip)
+{
+    size_t before = server->nconns;
+    if (!stream)
+        return TN_EINVAL;
+    if (server->freeing || server->closing_all) {
+        tn_iostream_close(stream);
+        return TN_ECLOSED;
+    }
+    on_stream(NULL, stream, ip, 0, server);
+    return server->nconns > before ? 0 : TN_ENOMEM;
 }
 
 /* ---- server ------------------------------------------------------------- */

@@ -434,6 +434,9 @@ void tn_iostream__on_write_done(tn_iostream_t *s, int status)
         do_close(s, status);
         return;
     }
+    /* The transport took the rest of the head write: it is no longer unsent
+     * (max_write_buffer_size and write_buffered count only what waits). */
+    s->unsent -= s->wq->len - s->wq->off;
     s->wq->off = s->wq->len;
     finish_head(s, 0);
     flush(s);

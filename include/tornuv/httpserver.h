@@ -29,6 +29,7 @@
 
 #include "tornuv/common.h"
 #include "tornuv/httputil.h"
+#include "tornuv/iostream.h"
 #include "tornuv/ioloop.h"
 
 #ifdef __cplusplus
@@ -167,6 +168,15 @@ TN_EXTERN void tn_httpserver_stop(tn_httpserver_t *server);
  * Returns 0 or TN_EALREADY. Tornado: HTTPServer.close_all_connections. */
 TN_EXTERN int tn_httpserver_close_all_connections(tn_httpserver_t *server, uint64_t deadline_ms,
                                                   tn_httpserver_closed_cb cb, void *arg);
+
+/** Serves HTTP on an already connected stream (any transport: a pipe, a
+ * TLS layer, a test's in-memory one), exactly as an accepted connection;
+ * the server owns the stream from now on, also on error (it is closed).
+ * ip is what tn_http_request_remote_ip reports (NULL = "").
+ * Returns 0, TN_ECLOSED (server stopping), TN_ENOMEM.
+ * Tornado: HTTPServer.handle_stream(stream, address). */
+TN_EXTERN int tn_httpserver_handle_stream(tn_httpserver_t *server, tn_iostream_t *stream,
+                                          const char *ip);
 
 /** Number of open connections. */
 TN_EXTERN size_t tn_httpserver_connection_count(tn_httpserver_t *server);

@@ -56,7 +56,7 @@ static int mt_write(void *t, const tn_buf_t *bufs, size_t nbufs)
 
 static int mt_shutdown(void *t)
 {
-    (void)t;
+    ((tn_mt_t *)t)->shut = 1;
     return 0;
 }
 

@@ -11,6 +11,7 @@ typedef struct {
     tn_iostream_t *stream;
     int reading;           /* read_start'ed */
     int closed;            /* ops->close called */
+    int shut;              /* ops->shutdown called (FIN sent) */
     int accept_limit;      /* try_write accepts at most this many bytes per call (< 0: all) */
     size_t pending_writes; /* ops->write calls not yet completed */
     char *out;             /* everything written, in order */
