@@ -94,7 +94,7 @@ struct conn_s {
     size_t head_cap;
     char *out; /* corked output */
     size_t out_len, out_cap;
-    uint64_t deadline;
+    uint64_t deadline, timer_at;
     tn_timeout_id timer;
     uint32_t requests;
     unsigned char state;
@@ -305,6 +305,7 @@ static void on_timer(tn_ioloop_t *loop, void *arg)
         return;
     uint64_t now = tn_ioloop_time_ms(loop);
     if (now < c->deadline) {
+        c->timer_at = c->deadline;
         c->timer = tn_ioloop_call_at(loop, c->deadline, on_timer, c);
         return;
     }
@@ -314,12 +315,20 @@ static void on_timer(tn_ioloop_t *loop, void *arg)
     conn_close(c);
 }
 
+/* The armed timer is moved only when the new deadline is earlier; a later
+ * one is picked up when the timer fires (most deadlines only move later). */
 static void set_deadline(conn_t *c, uint64_t ms)
 {
     tn_ioloop_t *loop = c->server->loop;
     c->deadline = tn_ioloop_time_ms(loop) + ms;
-    if (c->timer == 0)
+    if (c->timer != 0 && c->deadline < c->timer_at) {
+        tn_ioloop_remove_timeout(loop, c->timer);
+        c->timer = 0;
+    }
+    if (c->timer == 0) {
+        c->timer_at = c->deadline;
         c->timer = tn_ioloop_call_at(loop, c->deadline, on_timer, c);
+    }
 }
 
 static void clear_deadline(conn_t *c)
