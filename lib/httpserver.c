@@ -455,8 +455,8 @@ static void req_abandon(conn_t *c)
     if (!r->active || r->ended)
         return;
     r->ended = 1;
-    if (srv->opts.delegate) {
-        if (!r->delivered && srv->delegate.on_connection_close)
+    if (srv->opts.delegate && !r->delivered) {
+        if (srv->delegate.on_connection_close)
             srv->delegate.on_connection_close(r, srv->opts.delegate_arg);
     } else if (r->delivered && !r->finished && r->close_cb) {
         tn_http_request_close_cb cb = r->close_cb;

@@ -243,8 +243,10 @@ TN_EXTERN void tn_http_request_pause_body(tn_http_request_t *req);
 /** Resumes deliveries; the next data_received comes later, never inside this call. */
 TN_EXTERN void tn_http_request_resume_body(tn_http_request_t *req);
 
-/** Simple mode: cb fires once if the connection dies before the response is
- * finished (the request is dead after it returns).
+/** cb fires once if the connection dies after the request was handed over
+ * whole (simple mode's request callback, delegate mode's finish) and before
+ * the response is finished; the request is dead after it returns. (Before
+ * that point delegate mode reports on_connection_close instead.)
  * Tornado: RequestHandler.on_connection_close. */
 TN_EXTERN void tn_http_request_set_close_callback(tn_http_request_t *req,
                                                   tn_http_request_close_cb cb, void *arg);
