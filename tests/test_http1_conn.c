@@ -999,3 +999,91 @@ Test(http1_conn, no_timeout_while_the_application_works)
     cr_assert_eq(g_app.requests, 2);
     h_close(&h);
 }
+
+/* ---- accessors and the access log --------------------------------------- */
+
+static tn_http_access_t g_access;
+static char g_access_uri[64];
+static int g_access_calls;
+
+static void on_access(const tn_http_access_t *e, void *arg)
+{
+    (void)arg;
+    g_access = *e;
+    snprintf(g_access_uri, sizeof g_access_uri, "%.*s", (int)e->uri_len, e->uri);
+    g_access_calls++;
+}
+
+static void on_req_accessors(tn_http_request_t *req, void *arg)
+{
+    size_t n;
+    const char *v;
+    (void)arg;
+    v = tn_http_request_method(req, &n);
+    cr_assert(n == 4 && memcmp(v, "POST", 4) == 0);
+    v = tn_http_request_uri(req, &n);
+    cr_assert(n == 12 && memcmp(v, "/p/q?a=1&b=2", 12) == 0);
+    v = tn_http_request_path(req, &n);
+    cr_assert(n == 4 && memcmp(v, "/p/q", 4) == 0);
+    v = tn_http_request_query(req, &n);
+    cr_assert(n == 7 && memcmp(v, "a=1&b=2", 7) == 0);
+    cr_assert_str_eq(tn_http_request_version(req), "HTTP/1.1");
+    v = tn_http_request_host(req, &n);
+    cr_assert(n == 9 && memcmp(v, "ex.com:80", 9) == 0);
+    const tn_args_t *args = tn_http_request_arguments(req);
+    cr_assert_not_null(args);
+    cr_assert_eq(tn_args_count(args), 4, "query plus the form body (blank values kept)");
+    cr_assert_not_null(tn_args_get(args, "d", NULL));
+    v = tn_args_get(args, "c", &n);
+    cr_assert(v && n == 3 && memcmp(v, "x y", 3) == 0);
+    const tn_args_t *ck = tn_http_request_cookies(req);
+    cr_assert_not_null(ck);
+    v = tn_args_get(ck, "sid", &n);
+    cr_assert(v && n == 3 && memcmp(v, "abc", 3) == 0);
+    cr_assert_not_null(tn_args_get(ck, "t", NULL));
+    cr_assert_eq(tn_http_request_loop(req), tn_http_request_loop(req));
+    cr_assert_not_null(tn_http_request_server(req));
+    cr_assert_eq(tn_http_response_status(req), 0);
+    tn_http_request_set_data(req, (void *)req);
+    cr_assert_eq(tn_http_request_data(req), req);
+    cr_assert_eq(tn_http_response_send(req, 201, NULL, "made", 4), 0);
+    cr_assert_eq(tn_http_response_status(req), 201);
+}
+
+Test(http1_conn, request_accessors_arguments_cookies_and_access_log)
+{
+    h_t h;
+    tn_httpserver_options_t o = {0};
+    g_access_calls = 0;
+    o.request_cb = on_req_accessors;
+    o.access_log = on_access;
+    h_open_opts(&h, &o);
+    h_sends(&h, "POST /p/q?a=1&b=2 HTTP/1.1\r\nHost: ex.com:80\r\n"
+                "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
+                "Cookie: sid=abc; t=1\r\nContent-Length: 7\r\n\r\nc=x+y");
+    h_sends(&h, "&d");
+    cr_assert(starts(&h, "HTTP/1.1 201 Created\r\n"));
+    cr_assert_eq(g_access_calls, 1);
+    cr_assert_eq(g_access.status, 201);
+    cr_assert_eq(g_access.bytes_sent, 4);
+    cr_assert_str_eq(g_access_uri, "/p/q?a=1&b=2");
+    cr_assert_str_eq(g_access.remote_ip, "10.0.0.9");
+    h_close(&h);
+}
+
+Test(http1_conn, server_header_option_and_its_absence)
+{
+    h_t h;
+    tn_httpserver_options_t o = {0};
+    memset(&g_app, 0, sizeof g_app);
+    o.server_header = "";
+    h_open_opts(&h, &o);
+    h_sends(&h, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    cr_assert_eq(has(&h, "Server:"), 0);
+    h_close(&h);
+    o.server_header = "custom/1";
+    h_open_opts(&h, &o);
+    h_sends(&h, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    cr_assert(has(&h, "Server: custom/1\r\n"));
+    h_close(&h);
+}
