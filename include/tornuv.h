@@ -13,5 +13,6 @@
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"
 #include "tornuv/httpserver.h"
+#include "tornuv/web.h"
 
 #endif /* TORNUV_H */
