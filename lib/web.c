@@ -556,8 +556,8 @@ static int method_is(tn_handler_t *h, const char *m)
     return n == strlen(m) && memcmp(v, m, n) == 0;
 }
 
-/* Comma-separated token list contains tok (case-insensitive, ;q ignored
- * except q=0). */
+/* Comma-separated list (Accept-Encoding) names tok with a q-value above
+ * zero (case-insensitive; "tok;q=0", "tok;q=0.000" refuse it). */
 static int list_has(const char *v, size_t n, const char *tok)
 {
     size_t k = strlen(tok), i = 0;
@@ -568,19 +568,20 @@ static int list_has(const char *v, size_t n, const char *tok)
         while (i < n && v[i] != ',' && v[i] != ';' && v[i] != ' ')
             i++;
         int match = i - s == k && tn__h1_token_eq(v + s, k, tok);
-        const char *semi = NULL;
+        int zero = 0;
         while (i < n && v[i] != ',') {
-            if (v[i] == ';' && !semi)
-                semi = v + i;
+            if (v[i] == 'q' && i + 1 < n && v[i + 1] == '=' &&
+                (v[i - 1] == ';' || v[i - 1] == ' ')) {
+                size_t j = i + 2;
+                zero = j < n && v[j] == '0';
+                for (j++; zero && j < n && v[j] != ',' && v[j] != ';' && v[j] != ' '; j++)
+                    if (v[j] != '.' && v[j] != '0')
+                        zero = 0;
+            }
             i++;
         }
-        if (match) {
-            if (semi && (size_t)(v + i - semi) >= 4 && memcmp(semi, ";q=0", 4) == 0 &&
-                (v + i - semi == 4 || semi[4] == '.') &&
-                strspn(semi + 5, "0") >= (size_t)(v + i - semi - 5))
-                return 0;
-            return 1;
-        }
+        if (match)
+            return !zero;
     }
     return 0;
 }

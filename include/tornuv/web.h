@@ -199,8 +199,10 @@ typedef void (*tn_handler_flush_cb)(tn_handler_t *h, int status, void *arg);
  * TN_EFINISHED, TN_ECLOSED. Tornado: flush(). */
 TN_EXTERN int tn_handler_flush(tn_handler_t *h, tn_handler_flush_cb cb, void *arg);
 /** Finishes the response (ETag/304, gzip and Content-Length when nothing
- * was flushed). For TN_WEB_ASYNC handlers it also releases the handler, and
- * returns TN_ECLOSED if the client left. Tornado: finish(). */
+ * was flushed). Inside a method, a second call returns TN_EFINISHED. For a
+ * handler whose method returned TN_WEB_ASYNC this call also releases it: h
+ * must not be used afterwards (returns TN_ECLOSED if the client left).
+ * Tornado: finish(). */
 TN_EXTERN int tn_handler_finish(tn_handler_t *h);
 /** Redirects (status 301, 302, 303, 307 or 308) and finishes.
  * Tornado: redirect(url, permanent, status). */
