@@ -779,9 +779,13 @@ static int complete(tn_handler_t *h)
                 (void)tn_headers_add(h->headers, "Vary", 4, "Accept-Encoding", 15);
                 const char *ae =
                     tn_headers_get(tn_http_request_headers(req), "Accept-Encoding", &n);
+                /* not for ranges: Content-Range counts identity bytes */
                 if (ae && list_has(ae, n, "gzip") && h->len >= GZIP_MIN_LENGTH &&
-                    !tn_headers_get(h->headers, "Content-Encoding", NULL) && gzip_body(h) == 0)
+                    h->status != 206 && !tn_headers_get(h->headers, "Content-Encoding", NULL) &&
+                    gzip_body(h) == 0) {
                     (void)tn_headers_set(h->headers, "Content-Encoding", 16, "gzip", 4);
+                    tn_headers_remove(h->headers, "Content-Length");
+                }
             }
             if (!tn_headers_get(h->headers, "Content-Length", NULL)) {
                 char cl[24];
