@@ -12,6 +12,7 @@
  * its own stream; the memory goes when the last reference does. */
 #include <string.h>
 
+#include "bufcache.h"
 #include "loop_defer.h"
 #include "regex_internal.h"
 #include "tornuv/transport.h"
@@ -100,10 +101,27 @@ static int defer(tn_iostream_t *s, tn_callback_cb cb, void *arg)
     return err;
 }
 
+/* Streams give their read buffer back whenever it empties (an idle
+ * connection holds none), which on a busy server means one malloc and free
+ * of a whole chunk per request, and the allocator trimming and regrowing its
+ * heap. A few empty default-size buffers are kept per thread instead. */
+#define BUF_CACHE_MAX 8
+static _Thread_local char *buf_cache[BUF_CACHE_MAX];
+static _Thread_local unsigned buf_cached;
+
+void tn__bufcache_drain(void)
+{
+    while (buf_cached > 0)
+        tn_free(buf_cache[--buf_cached]);
+}
+
 static void release_buffer_if_empty(tn_iostream_t *s)
 {
     if (s->len == 0 && s->buf != NULL && !s->delivering && !s->pinned) {
-        tn_free(s->buf);
+        if (s->cap == TN_IOSTREAM_DEFAULT_CHUNK && buf_cached < BUF_CACHE_MAX)
+            buf_cache[buf_cached++] = s->buf;
+        else
+            tn_free(s->buf);
         s->buf = NULL;
         s->start = s->cap = 0;
     }
@@ -113,7 +131,13 @@ static void update_reading(tn_iostream_t *s)
 {
     if (s->closed)
         return;
-    int want = (s->kind != R_NONE && !s->delivering) || (s->close_cb != NULL && s->len == 0);
+    /* Tornado's rule: read only while a read is pending. A completed
+     * read_some waiting for its delivery still counts: its consumer (the
+     * HTTP parser) almost always asks for more from the callback, and
+     * stopping and restarting the transport in between costs two system
+     * calls per request. At most one more chunk is buffered meanwhile. */
+    int want = (s->kind != R_NONE && (!s->delivering || s->kind == R_SOME)) ||
+               (s->close_cb != NULL && s->len == 0);
     if (want && !s->reading) {
         /* A transport may refuse to read before its connect completed
          * (pipes do); on_connect asks again, and a broken transport reports
@@ -384,6 +408,10 @@ void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size
     size_t room = s->opts.max_buffer_size + 1 - s->len;
     if (chunk > room)
         chunk = room;
+    if (s->buf == NULL && chunk <= TN_IOSTREAM_DEFAULT_CHUNK && buf_cached > 0) {
+        s->buf = buf_cache[--buf_cached];
+        s->cap = TN_IOSTREAM_DEFAULT_CHUNK;
+    }
     if (s->cap - s->start - s->len < chunk) {
         if (s->start > 0 && !s->delivering && !s->pinned) {
             memmove(s->buf, s->buf + s->start, s->len);
