@@ -58,6 +58,7 @@ struct tn_http_request_s {
     char *body;
     size_t body_len, body_cap;
     tn_args_t *args, *cookies;
+    tn_files_t *files;
     unsigned char args_done, cookies_done;
     uint64_t start_ms, start_us;
     void *data;
@@ -413,6 +414,8 @@ static void req_reset(tn_http_request_t *r)
         tn_args_clear(r->args);
     if (r->cookies)
         tn_args_clear(r->cookies);
+    if (r->files)
+        tn_files_clear(r->files);
     if (r->zs) {
         inflateEnd(r->zs);
         tn_free(r->zs);
@@ -443,6 +446,7 @@ static void req_free(tn_http_request_t *r)
     tn_headers_free(r->headers);
     tn_args_free(r->args);
     tn_args_free(r->cookies);
+    tn_files_free(r->files);
     tn_free(r->body);
     tn_free(r->line);
 }
@@ -1231,29 +1235,41 @@ const char *tn_http_request_host(const tn_http_request_t *req, size_t *len)
     return req->host;
 }
 
-static int is_form(const tn_http_request_t *req)
+/* Query arguments, then the body's (urlencoded or multipart, by
+ * Content-Type) with its files; a malformed body is logged and its part
+ * skipped, as Tornado's parse_body_arguments does. */
+static void parse_arguments(tn_http_request_t *req)
 {
+    req->args_done = 1;
+    if (!req->args && tn_args_new(&req->args) != 0)
+        return;
+    (void)tn_args_parse_query(req->args, req->query.base ? req->query.base : "", req->query.len, 0);
     size_t n;
     const char *ct = tn_headers_get(req->headers, "Content-Type", &n);
-    static const char form[] = "application/x-www-form-urlencoded";
-    if (!ct || n < sizeof form - 1)
-        return 0;
-    return tn__h1_token_eq(ct, sizeof form - 1, form) &&
-           (n == sizeof form - 1 || ct[sizeof form - 1] == ';' || ct[sizeof form - 1] == ' ');
+    if (!req->body_len || !ct)
+        return;
+    if (!req->files && tn_files_new(&req->files) != 0)
+        return;
+    int err =
+        tn_http_parse_body_arguments(ct, n, req->body, req->body_len, NULL, req->args, req->files);
+    if (err != 0)
+        tn_log(TN_LOG_INFO, "Invalid request body from %s: %s", req->remote_ip, tn_strerror(err));
 }
 
 const tn_args_t *tn_http_request_arguments(tn_http_request_t *req)
 {
-    if (req->args_done)
-        return req->args;
-    if (!req->args && tn_args_new(&req->args) != 0)
-        return NULL;
-    /* Malformed pieces are skipped, as Tornado's parse_qs_bytes does. */
-    (void)tn_args_parse_query(req->args, req->query.base ? req->query.base : "", req->query.len, 0);
-    if (req->body_len && is_form(req))
-        (void)tn_args_parse_query(req->args, req->body, req->body_len, 0);
-    req->args_done = 1;
+    if (!req->args_done)
+        parse_arguments(req);
     return req->args;
+}
+
+const tn_files_t *tn_http_request_files(tn_http_request_t *req)
+{
+    if (!req->args_done)
+        parse_arguments(req);
+    if (!req->files && tn_files_new(&req->files) != 0)
+        return NULL;
+    return req->files;
 }
 
 const tn_args_t *tn_http_request_cookies(tn_http_request_t *req)

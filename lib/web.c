@@ -416,6 +416,11 @@ int tn_handler_get_body_argument(tn_handler_t *h, const char *name, const char *
     return missing(h, name, def, out);
 }
 
+const tn_files_t *tn_handler_files(tn_handler_t *h)
+{
+    return h->req ? tn_http_request_files(h->req) : NULL;
+}
+
 const char *tn_handler_get_cookie(tn_handler_t *h, const char *name, size_t *len)
 {
     const tn_args_t *c = h->req ? tn_http_request_cookies(h->req) : NULL;

@@ -858,3 +858,53 @@ Test(web, chat_long_poll_waiter_gets_the_posted_message)
     tn_mh_finish(w.loop, w.srv, all, 3);
     tn_app_free(app);
 }
+
+static int upload_post(tn_handler_t *h)
+{
+    const tn_files_t *f = tn_handler_files(h);
+    tn_http_file_t file;
+    tn_strview_t title;
+    char out[256];
+    int rc = tn_handler_get_body_argument(h, "title", NULL, &title);
+    if (rc)
+        return rc;
+    cr_assert_not_null(f);
+    cr_assert_eq(tn_files_count(f), 1);
+    cr_assert_eq(tn_files_get(f, "doc", &file), 0);
+    int k =
+        snprintf(out, sizeof out, "%.*s|%s|%s|%.*s", (int)title.len, title.base, file.filename.base,
+                 file.content_type.base, (int)file.body.len, file.body.base);
+    return tn_handler_write(h, out, (size_t)k);
+}
+
+static const tn_handler_class_t upload_class = {.name = "Upload", .post = upload_post};
+
+Test(web, multipart_upload_reaches_the_handler)
+{
+    w_t w;
+    w_open(&w, NULL);
+    tn_app_add_route(w.app, NULL, "/up", &upload_class, NULL, NULL);
+    w_server(&w, w.app);
+    static const char body[] =
+        "--XyZ\r\n"
+        "Content-Disposition: form-data; name=\"title\"\r\n\r\n"
+        "My doc\r\n"
+        "--XyZ\r\n"
+        "Content-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\n"
+        "Content-Type: text/plain\r\n\r\n"
+        "file body\r\n"
+        "--XyZ--\r\n";
+    char req[1024];
+    int k = snprintf(req, sizeof req,
+                     "POST /up HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                     "boundary=XyZ\r\nContent-Length: %zu\r\n\r\n%s",
+                     sizeof body - 1, body);
+    tn_mh_send(&w.c, req, (size_t)k, 7);
+    cr_assert_str_eq(tn_mh_last_body(&w.c), "My doc|a.txt|text/plain|file body");
+    /* a malformed body: the field is missing, so the handler answers 400 */
+    tn_mh_clear(&w.c);
+    tn_mh_sends(&w.c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                      "boundary=XyZ\r\nContent-Length: 9\r\n\r\n--XyZ\r\nxx");
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 400"));
+    w_done(&w);
+}

@@ -211,10 +211,14 @@ TN_EXTERN const char *tn_http_request_protocol(const tn_http_request_t *req);
 /** Host header value (after xheaders nothing changes here); "127.0.0.1"
  * when an HTTP/1.0 request has none. Tornado: HTTPServerRequest.host. */
 TN_EXTERN const char *tn_http_request_host(const tn_http_request_t *req, size_t *len);
-/** Query arguments plus, for an application/x-www-form-urlencoded body
- * received in simple mode, the body's (parsed lazily on first call; NULL on
- * out of memory). Tornado: HTTPServerRequest.arguments. */
+/** Query arguments plus, for a body received in simple mode, the body's
+ * (application/x-www-form-urlencoded or multipart/form-data fields), parsed
+ * lazily on first call; a malformed body contributes nothing (logged at
+ * INFO). NULL on out of memory. Tornado: HTTPServerRequest.arguments. */
 TN_EXTERN const tn_args_t *tn_http_request_arguments(tn_http_request_t *req);
+/** Files uploaded as multipart/form-data (lazy, like arguments; NULL on out
+ * of memory). Tornado: HTTPServerRequest.files. */
+TN_EXTERN const tn_files_t *tn_http_request_files(tn_http_request_t *req);
 /** Cookies from every Cookie header (lazy; NULL on out of memory).
  * Tornado: HTTPServerRequest.cookies. */
 TN_EXTERN const tn_args_t *tn_http_request_cookies(tn_http_request_t *req);

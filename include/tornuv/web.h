@@ -165,6 +165,8 @@ TN_EXTERN int tn_handler_get_query_argument(tn_handler_t *h, const char *name, c
 /** Like get_argument from the form body only. Tornado: get_body_argument. */
 TN_EXTERN int tn_handler_get_body_argument(tn_handler_t *h, const char *name, const char *def,
                                            tn_strview_t *out);
+/** Files uploaded as multipart/form-data. Tornado: request.files. */
+TN_EXTERN const tn_files_t *tn_handler_files(tn_handler_t *h);
 /** Cookie value, or NULL. Tornado: get_cookie(name). */
 TN_EXTERN const char *tn_handler_get_cookie(tn_handler_t *h, const char *name, size_t *len);
 
