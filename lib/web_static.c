@@ -9,8 +9,13 @@
  * and it changes whenever the file does; Tornado hashes the content), 304
  * for If-None-Match / If-Modified-Since, one byte range (206, or 416 when it
  * cannot be satisfied; a multi-range request gets the whole file), and
- * bodies larger than one chunk are streamed: the next chunk is read when the
- * previous one reached the socket, so a slow client holds one chunk. */
+ * bodies larger than one chunk are streamed: each chunk is read on the
+ * loop's thread pool (tn_ioloop_run_in_executor, so a slow disk never
+ * blocks the loop) once the previous one reached the socket, so a slow
+ * client holds one chunk. A directory serves its index.html, else 403; there
+ * is never a redirect (Tornado's trailing-slash redirect was an open
+ * redirect, CVE-2023-28370). A "v" query argument (a versioned URL) makes
+ * the response cacheable for ten years. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -39,6 +44,10 @@ typedef struct {
     const char *root;
     FILE *f;
     uint64_t left;
+    char *chunk; /* CHUNK bytes, filled by the executor */
+    size_t got;
+    int busy; /* a read is running on the thread pool */
+    int gone; /* the client left meanwhile */
 } st_t;
 
 int tn__web_static_path_ok(const char *rel, size_t n)
@@ -165,31 +174,62 @@ static void st_close(st_t *st)
         fclose(st->f);
         st->f = NULL;
     }
+    tn_free(st->chunk);
+    st->chunk = NULL;
 }
 
-static void send_next(tn_handler_t *h, int status, void *arg)
+static void stream_next(tn_handler_t *h, int status, void *arg);
+
+/* Thread pool: one chunk from the file (the handler waits, nothing else
+ * touches st meanwhile). */
+static void read_chunk(void *arg)
+{
+    st_t *st = tn_handler_state(arg);
+    size_t want = st->left < CHUNK ? (size_t)st->left : CHUNK;
+    st->got = fread(st->chunk, 1, want, st->f);
+}
+
+static void on_chunk(tn_ioloop_t *loop, int status, void *arg)
+{
+    tn_handler_t *h = arg;
+    st_t *st = tn_handler_state(h);
+    (void)loop;
+    st->busy = 0;
+    if (status != 0 || st->gone || st->got == 0) {
+        st_close(st); /* a file that shrank ends the response short */
+        tn_handler_finish(h);
+        return;
+    }
+    st->left -= st->got;
+    if (tn_handler_write(h, st->chunk, st->got) != 0) {
+        st_close(st);
+        tn_handler_finish(h);
+        return;
+    }
+    if (st->left == 0) {
+        st_close(st);
+        tn_handler_finish(h);
+        return;
+    }
+    if (tn_handler_flush(h, stream_next, NULL) != 0) {
+        st_close(st);
+        tn_handler_finish(h);
+    }
+}
+
+/* The previous chunk reached the socket: read the next one. */
+static void stream_next(tn_handler_t *h, int status, void *arg)
 {
     st_t *st = tn_handler_state(h);
-    char buf[CHUNK];
     (void)arg;
-    if (status != 0 || !st->f) {
+    if (status != 0 || st->gone || !st->f) {
         st_close(st);
         tn_handler_finish(h);
         return;
     }
-    size_t want = st->left < CHUNK ? (size_t)st->left : CHUNK;
-    size_t got = want ? fread(buf, 1, want, st->f) : 0;
-    st->left -= got;
-    if (got < want)
-        st->left = 0; /* the file shrank: the connection closes short */
-    if (got == 0 || st->left == 0) {
-        if (got)
-            tn_handler_write(h, buf, got);
-        st_close(st);
-        tn_handler_finish(h);
-        return;
-    }
-    if (tn_handler_write(h, buf, got) != 0 || tn_handler_flush(h, send_next, NULL) != 0) {
+    st->busy = 1;
+    if (tn_ioloop_run_in_executor(tn_handler_loop(h), read_chunk, on_chunk, h) != 0) {
+        st->busy = 0;
         st_close(st);
         tn_handler_finish(h);
     }
@@ -208,10 +248,30 @@ static int st_get(tn_handler_t *h)
     const char *rel = tn_handler_path_arg(h, 0, &n);
     char path[PATH_MAX];
     struct stat sb;
-    if (!rel || tn__web_static_resolve(st->root, rel, n, path) != 0)
+    if (!rel)
         return tn_handler_fail(h, 404);
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+    if (n == 0 || rel[n - 1] == '/') { /* a directory's URL: its index */
+        char idx[1100];
+        if (n > 1000)
+            return tn_handler_fail(h, 404);
+        int k = snprintf(idx, sizeof idx, "%.*sindex.html", (int)n, rel);
+        if (tn__web_static_resolve(st->root, idx, (size_t)k, path) != 0)
+            return tn_handler_fail(h, n == 0 ? 403 : 404);
+    } else if (tn__web_static_resolve(st->root, rel, n, path) != 0) {
         return tn_handler_fail(h, 404);
+    }
+    if (stat(path, &sb) != 0)
+        return tn_handler_fail(h, 404);
+    if (S_ISDIR(sb.st_mode)) {
+        size_t pl = strlen(path);
+        if (pl + 12 > sizeof path)
+            return tn_handler_fail(h, 403);
+        memcpy(path + pl, "/index.html", 12);
+        if (stat(path, &sb) != 0)
+            return tn_handler_fail(h, 403);
+    }
+    if (!S_ISREG(sb.st_mode))
+        return tn_handler_fail(h, 403);
     tn_http_request_t *req = tn_handler_request(h);
     const tn_headers_t *rh = tn_http_request_headers(req);
     uint64_t size = (uint64_t)sb.st_size;
@@ -223,6 +283,9 @@ static int st_get(tn_handler_t *h)
         tn_handler_set_header(h, "Last-Modified", lm);
     tn_handler_set_header(h, "Accept-Ranges", "bytes");
     tn_handler_set_header(h, "Content-Type", mime_of(path));
+    tn_strview_t ver;
+    if (tn_handler_get_query_argument(h, "v", "", &ver) == 0 && ver.len > 0)
+        tn_handler_set_header(h, "Cache-Control", "max-age=315360000, public");
     const char *inm = tn_headers_get(rh, "If-None-Match", &hn);
     int not_modified = 0;
     if (inm) {
@@ -267,25 +330,43 @@ static int st_get(tn_handler_t *h)
         return tn_handler_fail(h, 404);
     }
     st->left = len;
-    if (len <= CHUNK) {
-        char buf[CHUNK];
-        size_t got = fread(buf, 1, (size_t)len, st->f);
+    st->chunk = tn_malloc(CHUNK);
+    if (!st->chunk) {
         st_close(st);
-        tn_handler_write(h, buf, got);
-        return TN_WEB_DONE;
+        return TN_ENOMEM;
     }
-    send_next(h, 0, NULL);
+    if (len <= CHUNK) { /* small: read here, one response */
+        size_t got = fread(st->chunk, 1, (size_t)len, st->f);
+        int err = tn_handler_write(h, st->chunk, got);
+        st_close(st);
+        return err;
+    }
+    st->busy = 1;
+    if (tn_ioloop_run_in_executor(tn_handler_loop(h), read_chunk, on_chunk, h) != 0) {
+        st->busy = 0;
+        st_close(st);
+        return TN_ENOMEM;
+    }
     return TN_WEB_ASYNC;
 }
 
+/* The client left: a running read finishes first (its completion ends the
+ * handler); otherwise the pending flush's callback does. */
 static void st_gone(tn_handler_t *h)
 {
-    st_close(tn_handler_state(h));
+    st_t *st = tn_handler_state(h);
+    st->gone = 1;
+    if (!st->busy && st->f) {
+        fclose(st->f);
+        st->f = NULL;
+    }
 }
 
 static void st_on_finish(tn_handler_t *h)
 {
-    st_close(tn_handler_state(h));
+    st_t *st = tn_handler_state(h);
+    if (!st->busy)
+        st_close(st);
 }
 
 const tn_handler_class_t tn_static_file_handler = {
@@ -296,4 +377,24 @@ const tn_handler_class_t tn_static_file_handler = {
     .head = st_get,
     .on_finish = st_on_finish,
     .on_connection_close = st_gone,
+};
+
+/* ---- ErrorHandler ---------------------------------------------------------- */
+
+static int err_init(tn_handler_t *h, void *arg)
+{
+    *(int *)tn_handler_state(h) = arg ? *(const int *)arg : 404;
+    return 0;
+}
+
+static int err_any(tn_handler_t *h)
+{
+    return tn_handler_fail(h, *(int *)tn_handler_state(h));
+}
+
+const tn_handler_class_t tn_error_handler = {
+    .name = "ErrorHandler",
+    .state_size = sizeof(int),
+    .initialize = err_init,
+    .prepare = err_any,
 };

@@ -661,6 +661,12 @@ static void make_root(void)
     for (int i = 0; i < 300000; i++)
         fputc('a' + i % 26, f);
     fclose(f);
+    snprintf(path, sizeof path, "%s/sub/index.html", g_root);
+    f = fopen(path, "w");
+    fputs("<p>index</p>", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/empty", g_root);
+    mkdir(path, 0700);
     snprintf(path, sizeof path, "%s/c.txt", g_root);
     f = fopen(path, "w");
     for (int i = 0; i < 2000; i++)
@@ -733,13 +739,24 @@ Test(web, static_files_over_http)
     cr_assert(tn_mh_count(&w.c, "Content-Type: text/css"));
     static const char *bad[] = {"/static/../a.txt",      "/static/%2e%2e/%2e%2e/etc/passwd",
                                 "/static/escape/passwd", "/static/sub/..%2F..%2Fetc%2Fpasswd",
-                                "/static/..%5ca.txt",    "/static/",
-                                "/static/sub",           "/static/nope.txt"};
+                                "/static/..%5ca.txt",    "/static/nope.txt",
+                                "/static/%00a.txt",      "/static/a.txt%00.png"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         get(&w, bad[i]);
         cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 404"), "%s", bad[i]);
         cr_assert_eq(tn_mh_count(&w.c, "root:"), 0);
     }
+    /* directories: the index file, never a redirect */
+    cr_assert_str_eq(get(&w, "/static/sub/"), "<p>index</p>");
+    cr_assert_str_eq(get(&w, "/static/sub"), "<p>index</p>");
+    get(&w, "/static/empty");
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 403"));
+    get(&w, "/static//evil.example/");
+    cr_assert_eq(tn_mh_count(&w.c, "Location"), 0, "no open redirect");
+    get(&w, "/static/a.txt?v=abc");
+    cr_assert(tn_mh_count(&w.c, "Cache-Control: max-age=315360000, public\r\n"));
+    get(&w, "/static/a.txt");
+    cr_assert_eq(tn_mh_count(&w.c, "Cache-Control"), 0);
     /* Range */
     tn_mh_clear(&w.c);
     tn_mh_sends(&w.c, "GET /static/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-5\r\n\r\n");
@@ -778,7 +795,8 @@ Test(web, static_files_over_http)
     /* a streamed file larger than one chunk */
     tn_mh_clear(&w.c);
     tn_mh_sends(&w.c, "GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
-    tn_mh_turns(&w.c, 20);
+    for (int i = 0; i < 200 && w.c.mt->out_len < 300000; i++)
+        tn_test_settle(w.loop, 2); /* chunks are read on the thread pool */
     cr_assert(tn_mh_count(&w.c, "Content-Length: 300000\r\n"));
     const char *body = strstr(w.c.mt->out, "\r\n\r\n") + 4;
     cr_assert_eq(w.c.mt->out_len - (size_t)(body - w.c.mt->out), 300000);
@@ -906,5 +924,23 @@ Test(web, multipart_upload_reaches_the_handler)
     tn_mh_sends(&w.c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
                       "boundary=XyZ\r\nContent-Length: 9\r\n\r\n--XyZ\r\nxx");
     cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 400"));
+    w_done(&w);
+}
+
+Test(web, error_handler_answers_its_status)
+{
+    static const int gone = 410;
+    w_t w;
+    w_open(&w, NULL);
+    tn_app_add_route(w.app, NULL, "/gone.*", &tn_error_handler, (void *)&gone, NULL);
+    tn_app_set_default_handler(w.app, &tn_error_handler, NULL);
+    w_server(&w, w.app);
+    get(&w, "/gone/x");
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 410 Gone"));
+    tn_mh_clear(&w.c);
+    tn_mh_sends(&w.c, "POST /gone HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 410 Gone"), "every method");
+    get(&w, "/elsewhere");
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 404"), "default handler");
     w_done(&w);
 }

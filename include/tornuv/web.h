@@ -248,13 +248,20 @@ TN_EXTERN const char *tn_handler_xsrf_token(tn_handler_t *h);
 
 /** Serves files under the directory given as init_arg (a const char *);
  * the route's first group is the relative path. Safe against traversal;
- * ETag, Last-Modified, If-None-Match / If-Modified-Since (304), Range
- * (206 / 416), HEAD, MIME types by extension. Tornado: StaticFileHandler. */
+ * a directory serves its index.html (else 403), never a redirect; ETag,
+ * Last-Modified, If-None-Match / If-Modified-Since (304), Range (206 / 416),
+ * HEAD, MIME types by extension, Cache-Control for versioned URLs (?v=);
+ * files over 64 KiB are read chunk by chunk on the thread pool.
+ * Tornado: StaticFileHandler. */
 extern TN_EXTERN const tn_handler_class_t tn_static_file_handler;
 
 /** Redirects to the init_arg URL (a const char *), 301.
  * Tornado: RedirectHandler. */
 extern TN_EXTERN const tn_handler_class_t tn_redirect_handler;
+
+/** Answers every request with the status init_arg points to (a const int *;
+ * NULL = 404) through write_error. Tornado: ErrorHandler. */
+extern TN_EXTERN const tn_handler_class_t tn_error_handler;
 
 #ifdef __cplusplus
 }
