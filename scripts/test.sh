@@ -57,6 +57,13 @@ for t in "$bdir"/tests/test_*; do
     total_pass=$((total_pass + pass)); total_fail=$((total_fail + fail))
 done
 
+echo "== examples: answer a request, stop cleanly on SIGINT"
+if bash scripts/examples.sh "$bdir"; then
+    total_pass=$((total_pass + 1))
+else
+    failed_progs+=(examples); total_fail=$((total_fail + 1))
+fi
+
 if [ "$mode" = plain ]; then
     echo "== install + consumer project (find_package and pkg-config)"
     bash scripts/consumer.sh "$bdir" || { failed_progs+=(consumer); total_fail=$((total_fail + 1)); }
