@@ -135,8 +135,10 @@ static void update_reading(tn_iostream_t *s)
      * read_some waiting for its delivery still counts: its consumer (the
      * HTTP parser) almost always asks for more from the callback, and
      * stopping and restarting the transport in between costs two system
-     * calls per request. At most one more chunk is buffered meanwhile. */
-    int want = (s->kind != R_NONE && (!s->delivering || s->kind == R_SOME)) ||
+     * calls per request. It stops once a chunk's worth is buffered (libuv
+     * reads up to 32 times per wakeup; the buffer must not run away). */
+    int want = (s->kind != R_NONE &&
+                (!s->delivering || (s->kind == R_SOME && s->len < s->opts.read_chunk_size))) ||
                (s->close_cb != NULL && s->len == 0);
     if (want && !s->reading) {
         /* A transport may refuse to read before its connect completed

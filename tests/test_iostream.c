@@ -591,3 +591,33 @@ Test(iostream, read_some_rearmed_inside_waits_for_new_bytes)
     cr_assert_eq(g_some_len, 3);
     finish(loop, mt, &c);
 }
+
+static size_t consume_all(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
+{
+    (void)s;
+    (void)status;
+    (void)data;
+    *(size_t *)arg += len;
+    return len;
+}
+
+/* Regression: reading went on without bound while a read_some waited for
+ * its delivery, so a fast peer overran max_buffer_size in one wakeup. */
+Test(iostream, read_some_waiting_for_delivery_buffers_at_most_a_chunk)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_iostream_options_t o = {0};
+    o.max_buffer_size = 200 * 1024;
+    o.read_chunk_size = 64 * 1024;
+    tn_mt_t *mt = tn_mt_new(loop, &o);
+    ctx_t c = {0};
+    static char big[1024 * 1024];
+    size_t got = 0;
+    cr_assert_eq(tn_iostream_read_some(mt->stream, consume_all, &got), 0);
+    size_t fed = tn_mt_feed(mt, big, sizeof big, 16 * 1024);
+    cr_assert(fed >= 64 * 1024 && fed <= 2 * 64 * 1024, "fed %zu", fed);
+    cr_assert_eq(tn_iostream_closed(mt->stream), 0);
+    tn_mt_turn(loop);
+    cr_assert_eq(got, fed);
+    finish(loop, mt, &c);
+}
