@@ -447,8 +447,7 @@ int tn_handler_set_status(tn_handler_t *h, int status, const char *reason)
     if (status < 100 || status > 599)
         return TN_EINVAL;
     if (!reason) {
-        const char *std = tn_http_reason(status);
-        if (!std || strcmp(std, "Unknown") == 0)
+        if (!tn_http_reason(status))
             return TN_EINVAL;
     } else if (!reason_ok(reason)) {
         return TN_EINVAL;
@@ -842,6 +841,8 @@ static void default_error_page(tn_handler_t *h, int status)
 {
     char page[256];
     const char *reason = h->reason ? h->reason : tn_http_reason(status);
+    if (!reason)
+        reason = "Unknown";
     int k = snprintf(page, sizeof page, "<html><title>%d: %s</title><body>%d: %s</body></html>",
                      status, reason, status, reason);
     (void)tn_handler_write(h, page, (size_t)k);

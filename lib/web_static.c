@@ -160,7 +160,7 @@ int tn__web_parse_range(const char *v, size_t n, uint64_t size, uint64_t *start,
         return 1;
     }
     if (has_b && b < a)
-        return 0;
+        return -1; /* last before first: not satisfiable, as Tornado */
     if (a >= size)
         return -1;
     *start = a;
@@ -310,7 +310,9 @@ static int st_get(tn_handler_t *h)
             tn_handler_set_status(h, 416, NULL);
             return TN_WEB_DONE;
         }
-        if (r > 0) {
+        /* The whole file asked for is a plain 200 (Tornado; some media
+         * players refuse a 206 for "bytes=0-"). */
+        if (r > 0 && !(start == 0 && end + 1 == size)) {
             len = end - start + 1;
             tn_handler_set_status(h, 206, NULL);
             snprintf(num, sizeof num, "bytes %llu-%llu/%llu", (unsigned long long)start,

@@ -1087,3 +1087,21 @@ Test(http1_conn, server_header_option_and_its_absence)
     cr_assert(has(&h, "Server: custom/1\r\n"));
     h_close(&h);
 }
+
+static void on_req_odd_status(tn_http_request_t *req, void *arg)
+{
+    (void)arg;
+    cr_assert_eq(tn_http_response_write_headers(req, 299, NULL, NULL), 0);
+    cr_assert_eq(tn_http_response_finish(req), 0);
+}
+
+Test(http1_conn, status_without_a_standard_reason_gets_unknown)
+{
+    h_t h;
+    tn_httpserver_options_t o = {0};
+    o.request_cb = on_req_odd_status;
+    h_open_opts(&h, &o);
+    h_sends(&h, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    cr_assert(starts(&h, "HTTP/1.1 299 Unknown\r\n"));
+    h_close(&h);
+}
