@@ -21,6 +21,7 @@ enum read_kind { R_NONE, R_UNTIL, R_REGEX, R_BYTES, R_INTO, R_CLOSE, R_SOME };
 
 typedef struct wnode_s {
     struct wnode_s *next;
+    tn__qnode_t done; /* its completion, queued without allocating */
     tn_iostream_t *stream;
     const char *data;
     size_t len, off;
@@ -57,6 +58,10 @@ struct tn_iostream_s {
     int pinned;
     size_t deliver_len;
     int deliver_status;
+    /* Queue entries for the delivery and the close notification: at most
+     * one of each is ever pending, and embedding them means neither can be
+     * lost to an allocation failure. */
+    tn__qnode_t deliver_node, close_node;
 
     /* read_until_regex: the pattern in use (the stream's own cached one, or
      * the caller's for the _compiled variant); one match block fits all,
@@ -91,11 +96,13 @@ static void unref(tn_iostream_t *s)
     tn_free(s);
 }
 
-/* Deferral goes through the teardown-proof queue; it fails only when out of
- * memory or after the loop is gone, and then the callback is dropped. */
-static int defer(tn_iostream_t *s, tn_callback_cb cb, void *arg)
+/* Deferral goes through the teardown-proof queue with an entry embedded in
+ * the stream or the write, so it never needs memory: a completion the
+ * stream promised cannot be lost to an allocation failure. It fails only
+ * after the loop finished tearing down, and then the callback is dropped. */
+static int defer(tn_iostream_t *s, tn__qnode_t *node, tn_callback_cb cb, void *arg)
 {
-    int err = tn__loop_defer(s->loop, cb, arg);
+    int err = tn__loop_defer_node(s->loop, node, cb, arg);
     if (err == 0)
         s->refs++;
     return err;
@@ -215,9 +222,9 @@ static void complete_read(tn_iostream_t *s, size_t n, int status)
     s->delivering = 1;
     s->deliver_len = n;
     s->deliver_status = status;
-    if (defer(s, on_deliver, s) != 0) {
-        /* No memory for the deferral: the read can never complete, so the
-         * stream must not pretend it will. */
+    if (defer(s, &s->deliver_node, on_deliver, s) != 0) {
+        /* The loop is gone: the read can never complete, so the stream must
+         * not pretend it will. */
         s->delivering = 0;
         s->kind = R_NONE;
         do_close(s, TN_ENOMEM);
@@ -331,7 +338,7 @@ static void finish_head(tn_iostream_t *s, int status)
         s->wtail = NULL;
     s->unsent -= w->len - w->off;
     w->status = status;
-    if (defer(s, on_write_complete, w) != 0) {
+    if (defer(s, &w->done, on_write_complete, w) != 0) {
         if (w->owned)
             tn_free((void *)w->data);
         tn_free(w);
@@ -492,7 +499,7 @@ void tn_iostream__on_closed(tn_iostream_t *s)
     while (s->wq != NULL)
         finish_head(s, TN_ECLOSED);
     s->in_flight = 0;
-    if (defer(s, on_close_callback, s) != 0)
+    if (defer(s, &s->close_node, on_close_callback, s) != 0)
         s->close_cb = NULL;
     unref(s); /* the transport's reference */
 }
