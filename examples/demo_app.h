@@ -25,7 +25,7 @@
 
 /* ---- a small JSON writer ------------------------------------------------ */
 
-static void demo_json_str(tn_handler_t *h, const char *s, size_t n)
+static inline void demo_json_str(tn_handler_t *h, const char *s, size_t n)
 {
     char esc[8];
     tn_handler_write(h, "\"", 1);
@@ -55,7 +55,8 @@ static void demo_json_str(tn_handler_t *h, const char *s, size_t n)
     tn_handler_write(h, "\"", 1);
 }
 
-static void demo_json_kv(tn_handler_t *h, const char *key, const char *v, size_t n, int comma)
+static inline void demo_json_kv(tn_handler_t *h, const char *key, const char *v, size_t n,
+                                int comma)
 {
     if (comma)
         tn_handler_write(h, ",", 1);
@@ -64,7 +65,7 @@ static void demo_json_kv(tn_handler_t *h, const char *key, const char *v, size_t
     demo_json_str(h, v, n);
 }
 
-static void demo_json_type(tn_handler_t *h)
+static inline void demo_json_type(tn_handler_t *h)
 {
     tn_handler_set_header(h, "Content-Type", "application/json; charset=UTF-8");
 }
@@ -101,20 +102,20 @@ static const char demo_chat_page[] =
     "<p><a href=\"/\">back</a></p>\n"
     "<script src=\"/static/chat.js\"></script></body></html>\n";
 
-static int demo_index_get(tn_handler_t *h)
+static inline int demo_index_get(tn_handler_t *h)
 {
     return tn_handler_write(h, demo_index, sizeof demo_index - 1);
 }
 
 static const tn_handler_class_t demo_index_handler = {.name = "Index", .get = demo_index_get};
 
-static int demo_hello_get(tn_handler_t *h)
+static inline int demo_hello_get(tn_handler_t *h)
 {
     tn_handler_set_header(h, "Content-Type", "text/plain; charset=UTF-8");
     return tn_handler_write(h, "Hello, world", 12);
 }
 
-static int demo_hello_post(tn_handler_t *h)
+static inline int demo_hello_post(tn_handler_t *h)
 {
     char msg[64];
     size_t n;
@@ -127,7 +128,7 @@ static int demo_hello_post(tn_handler_t *h)
 static const tn_handler_class_t demo_hello_handler = {
     .name = "Hello", .get = demo_hello_get, .post = demo_hello_post, .put = demo_hello_post};
 
-static int demo_echo_any(tn_handler_t *h)
+static inline int demo_echo_any(tn_handler_t *h)
 {
     const tn_args_t *a = tn_http_request_arguments(tn_handler_request(h));
     size_t n = a ? tn_args_count(a) : 0;
@@ -168,7 +169,7 @@ static int demo_echo_any(tn_handler_t *h)
 static const tn_handler_class_t demo_echo_handler = {
     .name = "Echo", .get = demo_echo_any, .post = demo_echo_any, .put = demo_echo_any};
 
-static int demo_info_any(tn_handler_t *h)
+static inline int demo_info_any(tn_handler_t *h)
 {
     tn_http_request_t *r = tn_handler_request(h);
     size_t n;
@@ -209,7 +210,7 @@ static int demo_info_any(tn_handler_t *h)
 static const tn_handler_class_t demo_info_handler = {
     .name = "Info", .get = demo_info_any, .post = demo_info_any, .put = demo_info_any};
 
-static int demo_user_get(tn_handler_t *h)
+static inline int demo_user_get(tn_handler_t *h)
 {
     size_t n;
     const char *id = tn_handler_path_arg(h, 0, &n);
@@ -230,7 +231,7 @@ static int demo_user_get(tn_handler_t *h)
 
 static const tn_handler_class_t demo_user_handler = {.name = "User", .get = demo_user_get};
 
-static int demo_chunked_get(tn_handler_t *h)
+static inline int demo_chunked_get(tn_handler_t *h)
 {
     tn_handler_set_header(h, "Content-Type", "text/plain; charset=UTF-8");
     tn_handler_write(h, "first part, flushed\n", 20);
@@ -242,7 +243,7 @@ static int demo_chunked_get(tn_handler_t *h)
 
 static const tn_handler_class_t demo_chunked_handler = {.name = "Chunked", .get = demo_chunked_get};
 
-static int demo_large_get(tn_handler_t *h)
+static inline int demo_large_get(tn_handler_t *h)
 {
     static char block[1024];
     if (!block[0]) {
@@ -261,7 +262,7 @@ static int demo_large_get(tn_handler_t *h)
 
 static const tn_handler_class_t demo_large_handler = {.name = "Large", .get = demo_large_get};
 
-static int demo_visits_get(tn_handler_t *h)
+static inline int demo_visits_get(tn_handler_t *h)
 {
     char buf[32], page[128];
     long n = tn_handler_get_signed_cookie(h, "visits", 0, buf, sizeof buf);
@@ -310,7 +311,7 @@ typedef struct {
     int waiting;
 } demo_waiter_t;
 
-static void demo_chat_reply(tn_handler_t *h, long cursor)
+static inline void demo_chat_reply(tn_handler_t *h, long cursor)
 {
     char num[32];
     demo_json_type(h);
@@ -330,7 +331,7 @@ static void demo_chat_reply(tn_handler_t *h, long cursor)
     tn_handler_write(h, "]}", 2);
 }
 
-static void demo_chat_drop(tn_handler_t *h)
+static inline void demo_chat_drop(tn_handler_t *h)
 {
     for (size_t i = 0; i < demo_chat.nwaiters; i++) {
         if (demo_chat.waiters[i] == h) {
@@ -340,7 +341,7 @@ static void demo_chat_drop(tn_handler_t *h)
     }
 }
 
-static int demo_updates_post(tn_handler_t *h)
+static inline int demo_updates_post(tn_handler_t *h)
 {
     demo_waiter_t *w = tn_handler_state(h);
     tn_strview_t v;
@@ -370,7 +371,7 @@ static int demo_updates_post(tn_handler_t *h)
 }
 
 /* The client left while waiting: forget it and release the handler. */
-static void demo_updates_gone(tn_handler_t *h)
+static inline void demo_updates_gone(tn_handler_t *h)
 {
     demo_waiter_t *w = tn_handler_state(h);
     if (w->waiting) {
@@ -387,7 +388,7 @@ static const tn_handler_class_t demo_updates_handler = {
     .on_connection_close = demo_updates_gone,
 };
 
-static int demo_new_post(tn_handler_t *h)
+static inline int demo_new_post(tn_handler_t *h)
 {
     tn_strview_t v;
     int rc = tn_handler_get_argument(h, "body", NULL, &v);
@@ -426,14 +427,14 @@ static int demo_new_post(tn_handler_t *h)
 
 static const tn_handler_class_t demo_new_handler = {.name = "ChatNew", .post = demo_new_post};
 
-static int demo_chat_get(tn_handler_t *h)
+static inline int demo_chat_get(tn_handler_t *h)
 {
     return tn_handler_write(h, demo_chat_page, sizeof demo_chat_page - 1);
 }
 
 static const tn_handler_class_t demo_chat_handler = {.name = "Chat", .get = demo_chat_get};
 
-static void demo_chat_reset(void)
+static inline void demo_chat_reset(void)
 {
     for (size_t i = 0; i < DEMO_CHAT_KEEP; i++)
         free(demo_chat.msgs[i].body);
@@ -443,7 +444,7 @@ static void demo_chat_reset(void)
 }
 
 /* Builds the demo application. static_dir may be NULL (no /static/). */
-static int demo_app_new(const char *static_dir, const char *cookie_secret, tn_app_t **out)
+static inline int demo_app_new(const char *static_dir, const char *cookie_secret, tn_app_t **out)
 {
     tn_app_settings_t s = {0};
     tn_app_t *app;
@@ -482,7 +483,7 @@ static int demo_app_new(const char *static_dir, const char *cookie_secret, tn_ap
 }
 
 /* Ends every waiting long poll (at shutdown). */
-static void demo_chat_close(void)
+static inline void demo_chat_close(void)
 {
     tn_handler_t **ws = demo_chat.waiters;
     size_t n = demo_chat.nwaiters;

@@ -613,11 +613,6 @@ static int on_headers(tn__h1parser_t *p, void *arg)
         if ((rc = tn_headers_add(r->headers, f->name, f->name_len, f->value, f->value_len)) != 0)
             return rc;
     }
-    r->host = tn_headers_get(r->headers, "Host", &r->host_len);
-    if (!r->host) {
-        r->host = "127.0.0.1";
-        r->host_len = 9;
-    }
     memcpy(r->remote_ip, c->ip, sizeof r->remote_ip);
     r->protocol = "http";
     if (srv->opts.xheaders)
@@ -646,9 +641,21 @@ static int on_headers(tn__h1parser_t *p, void *arg)
             r->zs = NULL;
             return TN_ENOMEM;
         }
-        if (ce && (rc = tn_headers_add(r->headers, "X-Consumed-Content-Encoding", 27, ce, n)) != 0)
+        /* ce points into the header arena, which the add may move */
+        char *copy = ce ? tn_strndup(ce, n) : NULL;
+        if (ce && !copy)
+            return TN_ENOMEM;
+        rc = copy ? tn_headers_add(r->headers, "X-Consumed-Content-Encoding", 27, copy, n) : 0;
+        tn_free(copy);
+        if (rc != 0)
             return rc;
         tn_headers_remove(r->headers, "Content-Encoding");
+    }
+    /* Views into the header arena are taken once it no longer changes. */
+    r->host = tn_headers_get(r->headers, "Host", &r->host_len);
+    if (!r->host) {
+        r->host = "127.0.0.1";
+        r->host_len = 9;
     }
 
     if (srv->opts.delegate) {

@@ -41,12 +41,14 @@ static char *dup_str(const char *s)
     return s ? tn_strndup(s, strlen(s)) : NULL;
 }
 
-static pcre2_code *compile_anchored(const char *pattern)
+static pcre2_code *compile_anchored(const char *pattern, int *nomem)
 {
     size_t n = strlen(pattern);
     char *wrapped = tn_malloc(n + 8);
-    if (!wrapped)
+    if (!wrapped) {
+        *nomem = 1;
         return NULL;
+    }
     /* The whole path must match, whatever alternation the pattern uses. */
     snprintf(wrapped, n + 8, "(?:%s)\\z", pattern);
     int err;
@@ -145,15 +147,16 @@ int tn_app_add_route(tn_app_t *app, const char *host_pattern, const char *patter
         return TN_ENOMEM;
     r->cls = cls;
     r->init_arg = init_arg;
-    r->path_re = compile_anchored(pattern);
-    r->host_re = host_pattern ? compile_anchored(host_pattern) : NULL;
+    int nomem = 0;
+    r->path_re = compile_anchored(pattern, &nomem);
+    r->host_re = host_pattern ? compile_anchored(host_pattern, &nomem) : NULL;
     r->pattern = dup_str(pattern);
     r->name = dup_str(name);
-    int bad = !r->path_re || (host_pattern && !r->host_re);
+    int bad = !nomem && (!r->path_re || (host_pattern && !r->host_re));
     uint32_t groups = 0;
     if (!bad)
         pcre2_pattern_info(r->path_re, PCRE2_INFO_CAPTURECOUNT, &groups);
-    if (bad || groups > MAX_PATH_ARGS || !r->pattern || (name && !r->name)) {
+    if (nomem || bad || groups > MAX_PATH_ARGS || !r->pattern || (name && !r->name)) {
         pcre2_code_free(r->path_re);
         pcre2_code_free(r->host_re);
         tn_free(r->pattern);
