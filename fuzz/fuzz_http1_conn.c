@@ -15,92 +15,9 @@
 
 #include "tornuv.h"
 #include "tornuv/transport.h"
+#include "fz_transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-typedef struct {
-    tn_ioloop_t *loop;
-    tn_iostream_t *stream;
-    int reading, closed, accept;
-    size_t pending;
-    size_t out;
-} fz_t;
-
-static int f_read_start(void *t)
-{
-    ((fz_t *)t)->reading = 1;
-    return 0;
-}
-
-static int f_read_stop(void *t)
-{
-    ((fz_t *)t)->reading = 0;
-    return 0;
-}
-
-static long f_try_write(void *t, const tn_buf_t *b, size_t n)
-{
-    fz_t *f = t;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += b[i].len;
-    if (f->accept >= 0 && total > (size_t)f->accept)
-        total = (size_t)f->accept;
-    f->out += total;
-    return (long)total;
-}
-
-static int f_write(void *t, const tn_buf_t *b, size_t n)
-{
-    fz_t *f = t;
-    (void)b;
-    (void)n;
-    f->pending++;
-    return 0;
-}
-
-static int f_shutdown(void *t)
-{
-    (void)t;
-    return 0;
-}
-
-static void on_closed(tn_ioloop_t *loop, void *arg)
-{
-    fz_t *f = arg;
-    (void)loop;
-    tn_iostream__on_closed(f->stream);
-}
-
-static void f_close(void *t)
-{
-    fz_t *f = t;
-    f->closed = 1;
-    f->reading = 0;
-    f->pending = 0;
-    if (tn_ioloop_add_callback(f->loop, on_closed, f) != 0)
-        abort();
-}
-
-static int f_nodelay(void *t, int on)
-{
-    (void)t;
-    (void)on;
-    return 0;
-}
-
-static int f_address(void *t, char *ip, size_t len, int *port)
-{
-    (void)t;
-    if (len < 10)
-        return TN_EINVAL;
-    memcpy(ip, "127.0.0.1", 10);
-    *port = 1;
-    return 0;
-}
-
-static const tn_transport_ops_t k_ops = {f_read_start, f_read_stop, f_try_write, f_write,
-                                         f_shutdown,   f_close,     f_nodelay,   f_address};
 
 /* ---- the application ---------------------------------------------------- */
 
@@ -203,28 +120,20 @@ static void d_close(tn_http_request_t *req, void *arg)
 
 static const tn_http_delegate_t k_delegate = {d_start, d_headers, d_data, d_finish, d_close};
 
-static void stop_loop(tn_ioloop_t *loop, void *arg)
+/* Between loop turns: answer held requests, resume paused bodies. */
+static void between(int spin, void *arg)
 {
     (void)arg;
-    tn_ioloop_stop(loop);
-}
-
-static void turn(tn_ioloop_t *loop)
-{
-    if (tn_ioloop_add_callback(loop, stop_loop, NULL) != 0 || tn_ioloop_start(loop) != 0)
-        abort();
-}
-
-static void on_freed(void *arg)
-{
-    *(int *)arg = 1;
-}
-
-static void log_quiet(int level, const char *msg, void *arg)
-{
-    (void)level;
-    (void)msg;
-    (void)arg;
+    if (app.held && app.answer == ANSWER_LATER) {
+        tn_http_request_t *r = app.held;
+        app.held = NULL;
+        respond(r);
+    }
+    if (app.paused && (spin & 1)) {
+        tn_http_request_t *r = app.paused;
+        app.paused = NULL;
+        tn_http_request_resume_body(r);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -233,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 4)
         return 0;
     if (!loop) {
-        tn_log_set_handler(log_quiet, NULL);
+        tn_log_set_handler(fz_log_quiet, NULL);
         if (tn_ioloop_new(&loop) != 0)
             abort();
     }
@@ -279,41 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tn_httpserver_handle_stream(srv, f.stream, "127.0.0.1") != 0)
         abort();
 
-    size_t off = 0;
-    for (int spins = 0; off < size && !f.closed && spins < 4096; spins++) {
-        while (off < size && f.reading && !f.closed) {
-            size_t want = size - off < chunk ? size - off : chunk;
-            char *base;
-            size_t room;
-            tn_iostream__on_alloc(f.stream, want, &base, &room);
-            if (room == 0)
-                break;
-            if (want > room)
-                want = room;
-            memcpy(base, data + off, want);
-            tn_iostream__on_read(f.stream, (long)want);
-            off += want;
-        }
-        turn(loop);
-        if (f.pending && !f.closed) {
-            f.pending--;
-            tn_iostream__on_write_done(f.stream, 0);
-        }
-        if (app.held && app.answer == ANSWER_LATER) {
-            tn_http_request_t *r = app.held;
-            app.held = NULL;
-            respond(r);
-        }
-        if (app.paused && (spins & 1)) {
-            tn_http_request_t *r = app.paused;
-            app.paused = NULL;
-            tn_http_request_resume_body(r);
-        }
-    }
-    if (!f.closed)
-        tn_iostream__on_read(f.stream, TN_EOF);
-    for (int i = 0; i < 4; i++)
-        turn(loop);
+    fz_feed(&f, data, size, chunk, between, NULL);
     int freed = 0;
     tn_httpserver_free(srv, on_freed, &freed);
     for (int i = 0; i < 16 && !freed; i++)
