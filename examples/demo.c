@@ -1,6 +1,7 @@
 /* The tornuv demo site (the README's main command):
  *
  *   demo [--port N] [--address A] [--static DIR] [--access-log]
+ *        [--header-timeout MS] [--idle-timeout MS]
  *
  * Serves the pages of demo_app.h on http://127.0.0.1:8888/ by default.
  * SIGINT or SIGTERM stops it: waiting chat polls are answered, in-flight
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
 {
     const char *address = "127.0.0.1", *static_dir = TN_DEMO_STATIC_DIR;
     int port = 8888, access_log = 0;
+    tn_httpserver_options_t opts = {0};
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--port") == 0 && next) {
@@ -51,8 +53,16 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--access-log") == 0) {
             access_log = 1;
+        } else if (strcmp(argv[i], "--header-timeout") == 0 && next) {
+            opts.header_timeout_ms = strtoull(next, NULL, 10);
+            i++;
+        } else if (strcmp(argv[i], "--idle-timeout") == 0 && next) {
+            opts.idle_timeout_ms = strtoull(next, NULL, 10);
+            i++;
         } else {
-            fprintf(stderr, "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n",
+            fprintf(stderr,
+                    "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n"
+                    "          [--header-timeout MS] [--idle-timeout MS]\n",
                     argv[0]);
             return 2;
         }
@@ -76,7 +86,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "demo: %s\n", tn_strerror(err));
         return 1;
     }
-    err = tn_app_listen(app, loop, port, address, NULL, &server);
+    err = tn_app_listen(app, loop, port, address, &opts, &server);
     if (err != 0) {
         fprintf(stderr, "demo: listen on %s:%d: %s\n", address, port, tn_strerror(err));
         tn_app_free(app);
