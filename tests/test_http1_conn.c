@@ -233,7 +233,7 @@ Test(http1_conn, no_keep_alive_option_closes_after_each_response)
     h_close(&h);
 }
 
-Test(http1_conn, head_and_bodyless_statuses_carry_no_body)
+Test(http1_conn, F152_head_answer_has_no_body_and_the_next_get_is_intact)
 {
     h_t h;
     h_open(&h, MODE_HELLO);
@@ -332,7 +332,7 @@ Test(http1_conn, smuggling_and_malformed_requests_get_400_and_close)
     }
 }
 
-Test(http1_conn, valid_then_invalid_pipelined_answers_200_then_400)
+Test(http1_conn, F150_valid_then_invalid_pipelined_answers_200_then_400)
 {
     h_t h;
     h_open(&h, MODE_HELLO);
@@ -344,7 +344,7 @@ Test(http1_conn, valid_then_invalid_pipelined_answers_200_then_400)
     h_close(&h);
 }
 
-Test(http1_conn, http10_pipelined_gets_one_answer_then_close)
+Test(http1_conn, F151_http10_pipelined_gets_one_answer_then_close)
 {
     h_t h;
     h_open(&h, MODE_HELLO);
@@ -354,7 +354,7 @@ Test(http1_conn, http10_pipelined_gets_one_answer_then_close)
     h_close(&h);
 }
 
-Test(http1_conn, body_is_never_parsed_as_a_request)
+Test(http1_conn, F153_body_is_never_parsed_as_a_request)
 {
     h_t h;
     h_open(&h, MODE_HELLO);
@@ -504,7 +504,7 @@ Test(http1_conn, pipelined_sequence_at_every_split_point)
     }
 }
 
-Test(http1_conn, one_request_in_flight_at_a_time)
+Test(http1_conn, F155_one_request_in_flight_at_a_time)
 {
     h_t h;
     h_open(&h, MODE_ASYNC);
@@ -529,7 +529,7 @@ Test(http1_conn, one_request_in_flight_at_a_time)
     h_close(&h);
 }
 
-Test(http1_conn, pipelining_pauses_when_the_peer_does_not_read)
+Test(http1_conn, F149_pipelining_pauses_when_the_peer_does_not_read)
 {
     h_t h;
     tn_httpserver_options_t o = {0};
@@ -562,7 +562,7 @@ Test(http1_conn, pipelining_pauses_when_the_peer_does_not_read)
 
 /* ---- async, close callbacks, response rules ---------------------------- */
 
-Test(http1_conn, async_response_and_close_callback_when_peer_leaves)
+Test(http1_conn, F21_async_response_and_close_callback_when_peer_leaves)
 {
     h_t h;
     h_open(&h, MODE_ASYNC);
@@ -766,7 +766,7 @@ Test(http1_conn, gzip_request_body_is_inflated_and_limited_after_inflation)
     h_close(&h);
 }
 
-Test(http1_conn, partial_request_at_eof_closes_silently)
+Test(http1_conn, F2_partial_request_at_eof_closes_silently)
 {
     h_t h;
     h_open(&h, MODE_HELLO);
@@ -981,7 +981,7 @@ Test(http1_conn, idle_and_header_timeouts_close_the_connection)
     }
 }
 
-Test(http1_conn, no_timeout_while_the_application_works)
+Test(http1_conn, F155_no_timeout_while_the_application_works)
 {
     h_t h;
     tn_httpserver_options_t o = {0};

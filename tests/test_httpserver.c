@@ -211,7 +211,7 @@ Test(httpserver, F154_early_413_is_delivered_whole_before_the_close)
     s_close(&s);
 }
 
-Test(httpserver, slow_header_client_hits_the_header_timeout_while_others_are_served)
+Test(httpserver, F146_slow_header_client_hits_the_header_timeout_while_others_are_served)
 {
     s_t s;
     tn_httpserver_options_t o = {0};
@@ -263,7 +263,7 @@ Test(httpserver, idle_keep_alive_connection_is_closed_after_idle_timeout)
     s_close(&s);
 }
 
-Test(httpserver, max_connections_holds_the_excess_in_the_backlog)
+Test(httpserver, F143_max_connections_holds_the_excess_in_the_backlog)
 {
     s_t s;
     tn_httpserver_options_t o = {0};
