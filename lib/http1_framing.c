@@ -31,6 +31,17 @@ static const unsigned char tchar[256] = {
 /* Control characters other than HTAB are never valid in a field value or
  * the request line (NUL, bare CR/LF, DEL, ...). obs-text (>= 0x80) is
  * allowed in values as RFC 9110 permits. */
+/* Bytes that may appear inside a request line or a field value and need no
+ * further look: not CR, LF, TAB-in-request-line... (TAB and the other
+ * control bytes go through the switch). */
+static const unsigned char plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0), R16(1), R16(1), R16(1), R16(1), R16(1), 1,      1, 1, 1, 1,
+    1,      1,      1,      1,      1,      1,      1,      1,      1, 1, 0, /* 0x7f */
+    R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1),
+#undef R16
+};
+
 static int is_bad_ctl(unsigned char c)
 {
     return (c < 0x20 && c != '\t') || c == 0x7f;
@@ -58,6 +69,18 @@ int tn__h1scan_feed(tn__h1scan_t *s, const char *data, size_t len, size_t *consu
     size_t n = len < room ? len : room;
 
     for (i = 0; i < n; i++) {
+        /* Most bytes are plain request-line, name or value bytes: skip them
+         * in tight loops and let the switch judge only the byte that ends
+         * the run. */
+        if (st == ST_VALUE || st == ST_START) {
+            while (i < n && plain[p[i]])
+                i++;
+        } else if (st == ST_NAME) {
+            while (i < n && tchar[p[i]])
+                i++;
+        }
+        if (i == n)
+            break;
         unsigned char c = p[i];
         switch (st) {
         case ST_START:
@@ -193,6 +216,19 @@ static void scan_connection(tn__h1frame_t *f, const char *v, size_t len)
 int tn__h1frame_field(tn__h1frame_t *f, const char *name, size_t name_len, const char *value,
                       size_t value_len)
 {
+    /* Only six names matter here; their lengths tell most fields apart
+     * before any comparison. */
+    switch (name_len) {
+    case 4:  /* host */
+    case 6:  /* expect */
+    case 10: /* connection */
+    case 14: /* content-length */
+    case 16: /* content-encoding */
+    case 17: /* transfer-encoding */
+        break;
+    default:
+        return 0;
+    }
     if (tn__h1_token_eq(name, name_len, "content-length")) {
         /* Strict: one Content-Length of 1..18 digits. Tornado accepts equal
          * duplicates ("5, 5"); a proxy in front may pick another copy, so

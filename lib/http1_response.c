@@ -1,7 +1,6 @@
 /* Response head serialization with header injection checks. */
 #include "http1_response.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "http1_framing.h"
@@ -51,29 +50,86 @@ static int name_ok(const char *v, size_t n)
     return 1;
 }
 
+static size_t put_uint(char *buf, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* "HTTP/1.x NNN reason\r\n"; the status was range-checked. */
+static int put_status_line(out_t *o, int version, int status, const char *reason)
+{
+    char line[16] = "HTTP/1.1 ";
+    if (!reason)
+        reason = tn_http_reason(status);
+    if (!reason)
+        reason = "Unknown"; /* a code without a standard phrase, as Tornado */
+    size_t rl = strlen(reason);
+    if (!value_ok(reason, rl))
+        return TN_EINVAL;
+    if (version == 10)
+        line[7] = '0';
+    line[9] = (char)('0' + status / 100);
+    line[10] = (char)('0' + status / 10 % 10);
+    line[11] = (char)('0' + status % 10);
+    line[12] = ' ';
+    put(o, line, 13);
+    put(o, reason, rl);
+    put(o, "\r\n", 2);
+    return 0;
+}
+
+/* Date, Server and the framing headers, then the blank line. */
+static long long put_tail(out_t *o, tn__h1resp_t *st, int version, int keep_alive, const char *date,
+                          const char *server, int have_date, int have_server)
+{
+    if (date && !have_date)
+        put_field(o, "Date", date, strlen(date));
+    if (server && *server && !have_server) {
+        size_t sl = strlen(server);
+        if (!value_ok(server, sl))
+            return TN_EINVAL;
+        put_field(o, "Server", server, sl);
+    }
+    if (!st->no_body && !st->has_length) {
+        if (version == 11)
+            st->chunked = 1;
+        else
+            st->close_after = 1; /* HTTP/1.0: the close delimits the body */
+    }
+    if (!keep_alive)
+        st->close_after = 1;
+    if (st->chunked)
+        put(o, "Transfer-Encoding: chunked\r\n", 28);
+    if (st->close_after)
+        put(o, "Connection: close\r\n", 19);
+    else if (version == 10)
+        put(o, "Connection: keep-alive\r\n", 24);
+    put(o, "\r\n", 2);
+    return o->full ? TN_EBUFFULL : (long long)o->len;
+}
+
 long long tn__h1_response_head(char *buf, size_t cap, tn__h1resp_t *st, int version, int status,
                                const char *reason, const tn_headers_t *headers, int is_head,
                                int keep_alive, const char *date, const char *server)
 {
     out_t o = {buf, 0, cap, 0};
-    char line[64];
     size_t i, n = headers ? tn_headers_count(headers) : 0;
     int have_date = 0, have_server = 0;
 
     if (status < 100 || status > 999)
         return TN_EINVAL;
-    if (!reason)
-        reason = tn_http_reason(status);
-    if (!reason)
-        reason = "Unknown"; /* a code without a standard phrase, as Tornado */
-    if (!value_ok(reason, strlen(reason)))
-        return TN_EINVAL;
     memset(st, 0, sizeof *st);
     st->no_body = is_head || status < 200 || status == 204 || status == 304;
-    snprintf(line, sizeof line, "HTTP/1.%d %d ", version == 10 ? 0 : 1, status);
-    put(&o, line, strlen(line));
-    put(&o, reason, strlen(reason));
-    put(&o, "\r\n", 2);
+    if (put_status_line(&o, version, status, reason) != 0)
+        return TN_EINVAL;
     for (i = 0; i < n; i++) {
         tn_strview_t k, v;
         if (tn_headers_at(headers, i, &k, &v) != 0)
@@ -99,27 +155,30 @@ long long tn__h1_response_head(char *buf, size_t cap, tn__h1resp_t *st, int vers
         put(&o, v.base, v.len);
         put(&o, "\r\n", 2);
     }
-    if (date && !have_date)
-        put_field(&o, "Date", date, strlen(date));
-    if (server && *server && !have_server) {
-        if (!value_ok(server, strlen(server)))
+    return put_tail(&o, st, version, keep_alive, date, server, have_date, have_server);
+}
+
+long long tn__h1_response_head_simple(char *buf, size_t cap, tn__h1resp_t *st, int version,
+                                      int status, const char *content_type, uint64_t content_length,
+                                      int is_head, int keep_alive, const char *date,
+                                      const char *server)
+{
+    out_t o = {buf, 0, cap, 0};
+    char num[24];
+    if (status < 100 || status > 999)
+        return TN_EINVAL;
+    memset(st, 0, sizeof *st);
+    st->no_body = is_head || status < 200 || status == 204 || status == 304;
+    if (put_status_line(&o, version, status, NULL) != 0)
+        return TN_EINVAL;
+    if (content_type) {
+        size_t cl = strlen(content_type);
+        if (!value_ok(content_type, cl))
             return TN_EINVAL;
-        put_field(&o, "Server", server, strlen(server));
+        put_field(&o, "Content-Type", content_type, cl);
     }
-    if (!st->no_body && !st->has_length) {
-        if (version == 11)
-            st->chunked = 1;
-        else
-            st->close_after = 1; /* HTTP/1.0: the close delimits the body */
-    }
-    if (!keep_alive)
-        st->close_after = 1;
-    if (st->chunked)
-        put(&o, "Transfer-Encoding: chunked\r\n", 28);
-    if (st->close_after)
-        put(&o, "Connection: close\r\n", 19);
-    else if (version == 10)
-        put(&o, "Connection: keep-alive\r\n", 24);
-    put(&o, "\r\n", 2);
-    return o.full ? TN_EBUFFULL : (long long)o.len;
+    put_field(&o, "Content-Length", num, put_uint(num, content_length));
+    st->has_length = 1;
+    st->declared_length = content_length;
+    return put_tail(&o, st, version, keep_alive, date, server, 0, 0);
 }

@@ -22,4 +22,11 @@ long long tn__h1_response_head(char *buf, size_t cap, tn__h1resp_t *out, int ver
                                const char *reason, const tn_headers_t *headers, int is_head,
                                int keep_alive, const char *date, const char *server);
 
+/** The common case without a header map: the status's standard phrase,
+ * an optional Content-Type and a Content-Length. Same results. */
+long long tn__h1_response_head_simple(char *buf, size_t cap, tn__h1resp_t *out, int version,
+                                      int status, const char *content_type, uint64_t content_length,
+                                      int is_head, int keep_alive, const char *date,
+                                      const char *server);
+
 #endif

@@ -1519,17 +1519,39 @@ int tn_http_response_send(tn_http_request_t *req, int status, const char *conten
         return err;
     if (req->headers_written)
         return TN_EALREADY;
-    if (!c->scratch && (err = tn_headers_new(&c->scratch)) != 0)
-        return err;
-    tn_headers_t *h = c->scratch;
-    tn_headers_clear(h);
-    int k = snprintf(cl, sizeof cl, "%zu", len);
-    if ((content_type &&
-         (err = tn_headers_add(h, "Content-Type", 12, content_type, strlen(content_type))) != 0) ||
-        (err = tn_headers_add(h, "Content-Length", 14, cl, (size_t)k)) != 0)
-        return err;
-    if ((err = tn_http_response_write_headers(req, status, NULL, h)) != 0)
-        return err;
+    if (!req->received)
+        req->keep_alive = 0;
+    /* The fast path: no header map, one formatting pass into the head
+     * buffer. A head too large for it takes the general path. */
+    if (!c->head && (c->head = tn_malloc(HEAD_BUF_MIN)) != NULL)
+        c->head_cap = HEAD_BUF_MIN;
+    long long n =
+        c->head
+            ? tn__h1_response_head_simple(c->head, c->head_cap, &req->resp, req->version, status,
+                                          content_type, len, req->is_head, req->keep_alive,
+                                          server_date(c->server), c->server->server_header)
+            : TN_ENOMEM;
+    if (n == TN_EINVAL)
+        return TN_EINVAL;
+    if (n >= 0) {
+        req->head_len = (size_t)n;
+        if (req->resp.close_after)
+            req->keep_alive = 0;
+        req->status = status;
+        req->headers_written = 1;
+    } else {
+        if (!c->scratch && (err = tn_headers_new(&c->scratch)) != 0)
+            return err;
+        tn_headers_t *h = c->scratch;
+        tn_headers_clear(h);
+        int k = snprintf(cl, sizeof cl, "%zu", len);
+        if ((content_type && (err = tn_headers_add(h, "Content-Type", 12, content_type,
+                                                   strlen(content_type))) != 0) ||
+            (err = tn_headers_add(h, "Content-Length", 14, cl, (size_t)k)) != 0)
+            return err;
+        if ((err = tn_http_response_write_headers(req, status, NULL, h)) != 0)
+            return err;
+    }
     if (len && (err = send_body(req, body, len, 0, NULL, NULL)) != 0) {
         conn_close(c);
         return err;
