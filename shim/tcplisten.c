@@ -274,7 +274,9 @@ int tn_tcpserver_listen_pipe(tn_tcpserver_t *server, const char *path)
 /* The reserve descriptor: one per process, opened when the first listener
  * starts. Exchanged atomically because loops on other threads may race for
  * it; whoever takes it puts a fresh one back. */
+#ifndef _WIN32
 static atomic_int reserve_fd = -1;
+#endif
 
 void tn__reserve_fd_open(void)
 {
