@@ -169,7 +169,9 @@ TN_EXTERN void tn_ioloop_remove_timeout(tn_ioloop_t *loop, tn_timeout_id id);
  * suspends the watch until update_handler. fd is made non-blocking. Returns
  * 0, TN_EEXIST if fd is already registered, TN_EINVAL, TN_EDETACHED (loop
  * closing), TN_ENOMEM or a libuv error (e.g. EPERM for a regular file). On
- * Windows fd must be a socket.
+ * Windows fd must be a socket, READ and WRITE readiness may arrive in
+ * separate calls, and a connection reset is only reported while TN_READ is
+ * watched.
  * Tornado: IOLoop.add_handler. */
 TN_EXTERN int tn_ioloop_add_handler(tn_ioloop_t *loop, tn_socket_t fd, int events, tn_handler_cb cb,
                                     void *arg);
