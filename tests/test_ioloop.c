@@ -624,4 +624,24 @@ Test(ioloop, sigpipe_is_ignored_after_new)
     cr_assert(sa.sa_handler == SIG_IGN);
     tn_test_close(loop, 0);
 }
+#else
+#include <signal.h>
+static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
+{
+    (void)loop;
+    *(int *)arg = signum;
+}
+
+/* Windows: libuv delivers SIGINT, SIGBREAK, SIGHUP and SIGWINCH only; a
+ * handler for any other signal is refused instead of never running. */
+Test(ioloop, only_deliverable_signals_are_accepted)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    int got = 0;
+    cr_assert_eq(tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, &got), TN_ENOTSUP);
+    cr_assert_eq(tn_ioloop_add_signal_handler(loop, SIGINT, on_signal, &got), 0);
+    tn_ioloop_remove_signal_handler(loop, SIGINT);
+    tn_test_close(loop, 0);
+    cr_assert_eq(got, 0);
+}
 #endif

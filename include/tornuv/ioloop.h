@@ -196,7 +196,8 @@ TN_EXTERN int tn_ioloop_run_in_executor(tn_ioloop_t *loop, tn_work_fn work, tn_w
 
 /** Calls cb on the loop thread whenever signum is delivered. One handler per
  * signal number; a second call replaces it. Returns 0, TN_ENOMEM, or a libuv
- * error (TN_ENOTSUP for signals the platform lacks).
+ * error (TN_ENOTSUP for signals the platform lacks: on Windows all but
+ * SIGINT, SIGBREAK, SIGHUP and SIGWINCH, the ones libuv delivers there).
  * Tornado: asyncio loop.add_signal_handler (signal.signal in Tornado apps). */
 TN_EXTERN int tn_ioloop_add_signal_handler(tn_ioloop_t *loop, int signum, tn_signal_cb cb,
                                            void *arg);
