@@ -129,6 +129,9 @@ cmake --build "$tb"
 # persistent wineserver warmed up before the tests (without it every test
 # program pays wine's start-up, or waits for a server that is shutting down).
 export WINEPREFIX=$bw/wineprefix WINEDEBUG=-all WINEARCH=win64
+# No Mono or Gecko: nothing here needs .NET or HTML, and their installers
+# would only slow wineboot down (or ask).
+export WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY
 mkdir -p "$WINEPREFIX"
 # Status 2: a server for this prefix is already running (a run that was
