@@ -8,10 +8,16 @@ target_link_libraries(tn_threads INTERFACE Threads::Threads)
 # libuv: Debian ships a pkg-config file and no CMake package.
 add_library(tn_libuv INTERFACE)
 find_package(libuv CONFIG QUIET)
+# libuv's own CMake export names its targets libuv::uv / libuv::uv_a in newer
+# releases, plain uv / uv_a in 1.44 (which scripts/windows.sh builds).
 if(TARGET libuv::uv_a AND TN_PREFER_STATIC_UV)
     target_link_libraries(tn_libuv INTERFACE libuv::uv_a)
+elseif(TARGET uv_a AND TN_PREFER_STATIC_UV)
+    target_link_libraries(tn_libuv INTERFACE uv_a)
 elseif(TARGET libuv::uv)
     target_link_libraries(tn_libuv INTERFACE libuv::uv)
+elseif(TARGET uv)
+    target_link_libraries(tn_libuv INTERFACE uv)
 else()
     pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv>=1.44)
     target_link_libraries(tn_libuv INTERFACE PkgConfig::LIBUV)
@@ -31,10 +37,13 @@ if(TARGET llhttp::llhttp)
 else()
     set(TN_LLHTTP_SOURCE_DIR "" CACHE PATH "Directory holding llhttp's api.c, http.c, llhttp.c")
     set(TN_LLHTTP_INCLUDE_DIR "" CACHE PATH "Directory holding llhttp.h")
+    # Generated C is the same for every target, so a cross build (mingw-w64)
+    # takes it from the host too: no find-root-path re-rooting.
     find_path(TN_LLHTTP_SRC NAMES llhttp.c api.c http.c
-        HINTS ${TN_LLHTTP_SOURCE_DIR} PATHS /usr/share/llhttp NO_DEFAULT_PATH)
+        HINTS ${TN_LLHTTP_SOURCE_DIR} PATHS /usr/share/llhttp NO_DEFAULT_PATH NO_CMAKE_FIND_ROOT_PATH)
     find_path(TN_LLHTTP_INC NAMES llhttp.h
-        HINTS ${TN_LLHTTP_INCLUDE_DIR} PATHS /usr/share/include/llhttp NO_DEFAULT_PATH)
+        HINTS ${TN_LLHTTP_INCLUDE_DIR} PATHS /usr/share/include/llhttp NO_DEFAULT_PATH
+        NO_CMAKE_FIND_ROOT_PATH)
     if(NOT TN_LLHTTP_SRC OR NOT TN_LLHTTP_INC)
         message(FATAL_ERROR
             "llhttp not found. Either install a llhttp CMake package (llhttp::llhttp, "
@@ -56,15 +65,33 @@ add_library(tn_pcre2 INTERFACE)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 target_link_libraries(tn_pcre2 INTERFACE PkgConfig::PCRE2)
 target_compile_definitions(tn_pcre2 INTERFACE PCRE2_CODE_UNIT_WIDTH=8)
+# A static PCRE2 on Windows must be declared, or pcre2.h asks for dllimport
+# (its pkg-config file does not say so; scripts/windows.sh sets this).
+option(TN_PCRE2_STATIC "PCRE2 is a static library (Windows: defines PCRE2_STATIC)" OFF)
+if(TN_PCRE2_STATIC)
+    target_compile_definitions(tn_pcre2 INTERFACE PCRE2_STATIC)
+endif()
 
 # zlib (gzip request bodies and responses) and OpenSSL's libcrypto (signed cookies).
 add_library(tn_zlib INTERFACE)
 find_package(ZLIB REQUIRED)
 target_link_libraries(tn_zlib INTERFACE ZLIB::ZLIB)
 add_library(tn_crypto INTERFACE)
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
-target_link_libraries(tn_crypto INTERFACE OpenSSL::Crypto)
+if(WIN32)
+    # Debian has no mingw-w64 OpenSSL and nothing links libcrypto yet: the
+    # Windows build goes without it until signed cookies need it.
+    find_package(OpenSSL QUIET COMPONENTS Crypto)
+    if(TARGET OpenSSL::Crypto)
+        target_link_libraries(tn_crypto INTERFACE OpenSSL::Crypto)
+    endif()
+else()
+    find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+    target_link_libraries(tn_crypto INTERFACE OpenSSL::Crypto)
+endif()
 
-if(TN_BUILD_TESTS)
+# Tests: Criterion, except on Windows, where it cannot be built from the
+# sources we reach; there tests/support/wincrit/ stands in for the subset of
+# its API the tests use (tests/CMakeLists.txt).
+if(TN_BUILD_TESTS AND NOT WIN32)
     pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
 endif()

@@ -19,4 +19,8 @@ endif()
 # Strict C11 hides POSIX declarations that <uv.h> and the socket code need.
 if(NOT WIN32)
     add_compile_definitions(_POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)
+else()
+    # mingw's C99 printf family, so %zu
+    # and %lld mean what they mean elsewhere.
+    add_compile_definitions(__USE_MINGW_ANSI_STDIO=1)
 endif()

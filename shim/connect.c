@@ -1,12 +1,14 @@
 /* Client streams: wrapping an existing socket, and connecting to a numeric
  * address or a unix socket path.
  *
- * Writes issued while connecting need nothing special here: libuv queues
- * uv_write requests on a connecting handle and flushes them after the
- * connect succeeds (uv_try_write reports EAGAIN meanwhile), and it reports the
- * connect before any of those writes, so completions keep Tornado's order:
- * connect first, then the writes. On a failed connect libuv cancels the queued
- * writes and the stream fails them with its close. */
+ * Writes issued while connecting: on Unix libuv queues uv_write requests on
+ * a connecting handle and flushes them after the connect succeeds
+ * (uv_try_write reports EAGAIN meanwhile), and it reports the connect before
+ * any of those writes, so completions keep Tornado's order: connect first,
+ * then the writes. On a failed connect libuv cancels the queued writes and
+ * the stream fails them with its close. On Windows libuv refuses those
+ * writes instead, so the transport holds them until the connect ends
+ * (tn__uvstream_connecting / _connected) with the same outcome. */
 #include <string.h>
 
 #include "tornuv/net.h"
@@ -26,6 +28,7 @@ static void on_connect(uv_connect_t *req, int status)
     tn_connect_cb cb = cr->cb;
     void *arg = cr->arg;
     tn_free(cr);
+    tn__uvstream_connected(t, status);
     /* UV_ECANCELED means the stream was closed while connecting. */
     if (status == UV_ECANCELED)
         status = TN_ECLOSED;
@@ -53,6 +56,7 @@ int tn__iostream_connect_addr(tn_ioloop_t *loop, const struct sockaddr *addr,
         tn_free(cr);
         return err;
     }
+    tn__uvstream_connecting(t);
     err = uv_tcp_connect(&cr->req, &t->uv.tcp, addr, on_connect);
     if (err != 0) {
         tn_free(cr);
@@ -98,6 +102,7 @@ int tn_pipe_connect(tn_ioloop_t *loop, const char *path, const tn_iostream_optio
         return err;
     }
     /* Errors (ENOENT, ECONNREFUSED, a path too long) arrive in on_connect. */
+    tn__uvstream_connecting(t);
     uv_pipe_connect(&cr->req, &t->uv.pipe, path, on_connect);
     if (out != NULL)
         *out = stream;

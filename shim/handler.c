@@ -15,6 +15,10 @@
 
 #include "ioloop_private.h"
 
+/* tn_socket_t is the public spelling of libuv's uv_os_sock_t (SOCKET on
+ * Windows, an fd elsewhere): the two must stay interchangeable. */
+_Static_assert(sizeof(tn_socket_t) == sizeof(uv_os_sock_t), "tn_socket_t is not uv_os_sock_t");
+
 typedef struct {
     uv_poll_t poll;
     tn__handle_t track;

@@ -31,6 +31,12 @@ int tn_ioloop_add_signal_handler(tn_ioloop_t *loop, int signum, tn_signal_cb cb,
         return TN_EINVAL;
     if (loop->state != TN__LOOP_OPEN)
         return TN_EDETACHED;
+#ifdef _WIN32
+    /* libuv accepts any number on Windows but only ever delivers these
+     * (console events): a handler for SIGTERM, say, would silently never run. */
+    if (signum != SIGINT && signum != SIGBREAK && signum != SIGHUP && signum != SIGWINCH)
+        return TN_ENOTSUP;
+#endif
     for (tn__signal_t *s = loop->signals; s != NULL; s = s->next) {
         if (s->signum == signum) {
             s->cb = cb;

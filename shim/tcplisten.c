@@ -172,8 +172,14 @@ int tn_tcpserver_add_socket(tn_tcpserver_t *server, tn_socket_t sock)
     int is_pipe = 0;
     if (server == NULL || server->stopped || sock == TN_INVALID_SOCKET)
         return TN_EINVAL;
-#ifndef _WIN32
     int accepting = 0;
+#ifdef _WIN32
+    /* Winsock answers SO_ACCEPTCONN with a BOOL (an int) too. */
+    int optlen = sizeof(accepting);
+    if (getsockopt((SOCKET)sock, SOL_SOCKET, SO_ACCEPTCONN, (char *)&accepting, &optlen) != 0 ||
+        !accepting)
+        return TN_EINVAL;
+#else
     socklen_t optlen = sizeof(accepting);
     if (getsockopt(sock, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &optlen) != 0 || !accepting)
         return TN_EINVAL;
@@ -274,7 +280,9 @@ int tn_tcpserver_listen_pipe(tn_tcpserver_t *server, const char *path)
 /* The reserve descriptor: one per process, opened when the first listener
  * starts. Exchanged atomically because loops on other threads may race for
  * it; whoever takes it puts a fresh one back. */
+#ifndef _WIN32
 static atomic_int reserve_fd = -1;
+#endif
 
 void tn__reserve_fd_open(void)
 {

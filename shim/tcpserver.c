@@ -20,7 +20,10 @@
  * Pausing for max_connections uses libuv's "not yet accepted" state: when
  * the callback does not call uv_accept, libuv keeps the one accepted
  * descriptor and stops polling that listener; a later uv_accept collects it
- * and restarts polling. Everything else waits in the kernel backlog. */
+ * and restarts polling. Everything else waits in the kernel backlog. On
+ * Windows libuv keeps several accepts in flight and calls back once for each
+ * that completed, so several connections can be held there: held counts
+ * them, and a resume collects as many as the free slots allow. */
 #include <string.h>
 
 #include "tcpserver_internal.h"
@@ -191,12 +194,14 @@ static void on_timer(uv_timer_t *timer)
             }
             continue;
         }
-        if (!l->held || l->state != TN__L_ACTIVE || at_capacity(server))
-            continue;
-        l->held = 0;
-        if (accept_one(l)) {
-            l->held = 1;
-            uv_timer_start(&server->timer, on_timer, TN__RETRY_MS, 0);
+        while (l->held > 0 && l->state == TN__L_ACTIVE && !at_capacity(server) &&
+               !server->stopped) {
+            l->held--;
+            if (accept_one(l)) {
+                l->held++;
+                uv_timer_start(&server->timer, on_timer, TN__RETRY_MS, 0);
+                break;
+            }
         }
     }
 }
@@ -237,11 +242,11 @@ static void on_connection(uv_stream_t *ls, int status)
         return;
     }
     if (at_capacity(server)) {
-        l->held = 1;
+        l->held++;
         return;
     }
     if (accept_one(l)) {
-        l->held = 1;
+        l->held++;
         uv_timer_start(&server->timer, on_timer, TN__RETRY_MS, 0);
     }
 }

@@ -31,10 +31,11 @@ struct tn__listener_s {
     uv_os_fd_t paused_fd;
     unsigned char is_pipe;
     unsigned char state;
-    /* libuv accepted a connection that the server has not taken yet
-     * (max_connections reached): libuv stops polling this listener until
-     * uv_accept collects it. */
-    unsigned char held;
+    /* Connections libuv accepted that the server has not taken yet
+     * (max_connections reached). On Unix at most one: libuv stops polling
+     * this listener until uv_accept collects it. On Windows one per
+     * completed accept request. */
+    unsigned held;
 };
 
 struct tn_tcpserver_s {

@@ -96,7 +96,7 @@ static long tr_try_write(void *tp, const tn_buf_t *bufs, size_t nbufs)
     uv_buf_t stack[TN__STACK_BUFS];
     if (t->closing)
         return TN_ECLOSED;
-    if (nbufs == 0)
+    if (nbufs == 0 || t->connecting)
         return 0;
     uv_buf_t *ub = convert_bufs(bufs, nbufs, stack);
     if (ub == NULL)
@@ -116,24 +116,103 @@ static void on_write(uv_write_t *req, int status)
     tn_iostream__on_write_done(t->owner, status);
 }
 
+static int submit_write(tn__uvstream_t *t, const uv_buf_t *ub, size_t nbufs)
+{
+    uv_write_t *req = tn_malloc(sizeof(*req));
+    if (req == NULL)
+        return TN_ENOMEM;
+    req->data = t;
+    int err = uv_write(req, &t->uv.stream, ub, (unsigned int)nbufs, on_write);
+    if (err != 0)
+        tn_free(req);
+    return err;
+}
+
+/* Writes held while connecting (Windows): libuv there answers uv_write with
+ * UV_EPIPE and uv_try_write with UV_ENOTCONN until the connect completed,
+ * where Unix queues the request. The buffers stay the stream's until their
+ * completion, exactly as with uv_write, so only the vector is copied. */
+struct tn__held_write_s {
+    tn__held_write_t *next;
+    size_t nbufs;
+    uv_buf_t bufs[];
+};
+
+static int hold_write(tn__uvstream_t *t, const tn_buf_t *bufs, size_t nbufs)
+{
+    tn__held_write_t *h = tn_malloc(sizeof(*h) + nbufs * sizeof(uv_buf_t));
+    if (h == NULL)
+        return TN_ENOMEM;
+    uv_buf_t stack[TN__STACK_BUFS];
+    uv_buf_t *ub = convert_bufs(bufs, nbufs, stack);
+    if (ub == NULL) {
+        tn_free(h);
+        return TN_ENOMEM;
+    }
+    memcpy(h->bufs, ub, nbufs * sizeof(uv_buf_t));
+    if (ub != stack)
+        tn_free(ub);
+    h->next = NULL;
+    h->nbufs = nbufs;
+    if (t->held_tail != NULL)
+        t->held_tail->next = h;
+    else
+        t->held_head = h;
+    t->held_tail = h;
+    return 0;
+}
+
+/* Each held write completes once: submitted (status 0) or failed here. */
+static void release_held(tn__uvstream_t *t, int status)
+{
+    tn__held_write_t *h = t->held_head;
+    t->held_head = t->held_tail = NULL;
+    while (h != NULL) {
+        tn__held_write_t *next = h->next;
+        int err = status;
+        if (err == 0 && !t->closing)
+            err = submit_write(t, h->bufs, h->nbufs);
+        else if (err == 0)
+            err = UV_ECANCELED;
+        if (err != 0 && t->owner != NULL)
+            tn_iostream__on_write_done(t->owner, err);
+        tn_free(h);
+        h = next;
+    }
+}
+
+void tn__uvstream_connecting(tn__uvstream_t *t)
+{
+#ifdef _WIN32
+    t->connecting = 1;
+#else
+    (void)t;
+#endif
+}
+
+void tn__uvstream_connected(tn__uvstream_t *t, int status)
+{
+    if (!t->connecting)
+        return;
+    t->connecting = 0;
+    if (status == 0)
+        release_held(t, 0);
+}
+
 static int tr_write(void *tp, const tn_buf_t *bufs, size_t nbufs)
 {
     tn__uvstream_t *t = tp;
     uv_buf_t stack[TN__STACK_BUFS];
     if (t->closing)
         return TN_ECLOSED;
-    uv_write_t *req = tn_malloc(sizeof(*req));
-    uv_buf_t *ub = req != NULL ? convert_bufs(bufs, nbufs, stack) : NULL;
-    if (ub == NULL) {
-        tn_free(req);
+    if (t->connecting)
+        return hold_write(t, bufs, nbufs);
+    uv_buf_t *ub = convert_bufs(bufs, nbufs, stack);
+    if (ub == NULL)
         return TN_ENOMEM;
-    }
-    req->data = t;
-    int err = uv_write(req, &t->uv.stream, ub, (unsigned int)nbufs, on_write);
+    int err = submit_write(t, ub, nbufs);
     if (ub != stack)
         tn_free(ub);
-    if (err != 0)
-        tn_free(req);
     return err;
 }
 
@@ -162,6 +241,9 @@ static int tr_shutdown(void *tp)
 static void on_uv_close(uv_handle_t *handle)
 {
     tn__uvstream_t *t = handle->data;
+    /* Writes still held (closed while connecting, or the connect failed)
+     * end like the ones libuv cancels: before the stream hears the close. */
+    release_held(t, UV_ECANCELED);
     tn__loop_untrack(t->loop, &t->track);
     if (t->on_closed != NULL)
         t->on_closed(t);

@@ -21,6 +21,7 @@
 #include "tornuv/transport.h"
 
 typedef struct tn__uvstream_s tn__uvstream_t;
+typedef struct tn__held_write_s tn__held_write_t;
 
 /* Called from the uv close callback, before the transport is freed. */
 typedef void (*tn__uvstream_closed_fn)(tn__uvstream_t *t);
@@ -42,6 +43,9 @@ struct tn__uvstream_s {
     tn__uvstream_t *group_prev, *group_next;
     unsigned char is_pipe;
     unsigned char closing;
+    /* Windows only (see uvstream.c): writes held until the connect ends. */
+    unsigned char connecting;
+    tn__held_write_t *held_head, *held_tail;
 };
 
 extern const tn_transport_ops_t tn__uvstream_ops;
@@ -63,6 +67,16 @@ void tn__uvstream_discard(tn__uvstream_t *t);
  * families report "0.0.0.0" and port 0 (Tornado's remote_ip for unix
  * sockets). Always writes a NUL-terminated string. */
 int tn__uvstream_peer(tn__uvstream_t *t, char *ip, size_t iplen, int *port);
+
+/* Marks t as connecting (connect.c, before uv_tcp_connect/uv_pipe_connect).
+ * Only Windows needs it: there libuv refuses writes on a stream whose
+ * connect has not completed, so the transport holds them meanwhile. */
+void tn__uvstream_connecting(tn__uvstream_t *t);
+
+/* The connect ended (before the IOStream hears it): held writes go to libuv
+ * in order on success; on failure they wait for the close, which cancels
+ * them. */
+void tn__uvstream_connected(tn__uvstream_t *t, int status);
 
 /* Creates a TCP stream and starts connecting it to addr (connect.c); the
  * contract of tn_iostream_connect. */

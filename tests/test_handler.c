@@ -104,8 +104,19 @@ Test(handler, update_switches_interest)
     cr_assert_eq(tn_ioloop_update_handler(loop, sv[0], TN_READ | TN_WRITE), 0);
     tn_test_send(sv[1], "x", 1);
     tn_test_sleep_ms(10);
+#ifdef _WIN32
+    /* libuv's Windows poll (AFD) may report the two readinesses in separate
+     * callbacks; both must still arrive, level-triggered. */
+    s.stop_after = 4;
+    tn_test_run(loop, 2000);
+    int all = 0;
+    for (int i = 0; i < 4; i++)
+        all |= s.events[i];
+    cr_assert_eq(all, TN_READ | TN_WRITE, "events %#x", all);
+#else
     tn_test_run(loop, 2000);
     cr_assert_eq(s.events[0], TN_READ | TN_WRITE, "events %#x", s.events[0]);
+#endif
     cr_assert_eq(tn_ioloop_update_handler(loop, sv[1], TN_READ), TN_ENOTFOUND);
     tn_ioloop_remove_handler(loop, sv[0]);
     tn_test_closesocket(sv[0]);
@@ -271,6 +282,10 @@ Test(handler, peer_close_is_delivered_as_error_with_read)
     tn_test_close(loop, 0);
 }
 
+/* Not on Windows: there libuv asks the AFD driver for resets only along
+ * with READ interest (AFD_POLL_ABORT), so a handler without it never hears
+ * one (docs/WINDOWS.md). */
+#ifndef _WIN32
 Test(handler, peer_reset_is_delivered_as_error)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
@@ -286,6 +301,7 @@ Test(handler, peer_reset_is_delivered_as_error)
     tn_test_closesocket(sv[0]);
     tn_test_close(loop, 0);
 }
+#endif
 
 /* A handler may remove itself and register the same fd again. */
 typedef struct {

@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "loop_util.h"
+#include "sockpair.h"
 #include "tornuv.h"
 #include "tornuv/uv.h"
 
@@ -82,15 +83,12 @@ static void on_writable(tn_ioloop_t *loop, tn_socket_t fd, int events, void *arg
         trace(&nd->trace, 100);
 }
 
-#ifndef _WIN32
-#include <sys/socket.h>
-#include <unistd.h>
 /* tornado: ioloop_test test_add_callback_from_callback (runs on a later iteration) */
 Test(ioloop, callback_added_during_drain_runs_in_next_drain)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
-    int sv[2];
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    tn_socket_t sv[2];
+    tn_test_socketpair(sv);
     next_drain_t nd = {0};
     nd.second = (step_t){&nd.trace, 2, 1};
     cr_assert_eq(tn_ioloop_add_handler(loop, sv[0], TN_WRITE, on_writable, &nd), 0);
@@ -110,11 +108,10 @@ Test(ioloop, callback_added_during_drain_runs_in_next_drain)
     cr_assert(pos1 >= 0 && pos2 > pos1);
     cr_assert_geq(polls_between, 1, "callback added during a drain ran in the same drain");
     tn_ioloop_remove_handler(loop, sv[0]);
-    close(sv[0]);
-    close(sv[1]);
+    tn_test_closesocket(sv[0]);
+    tn_test_closesocket(sv[1]);
     tn_test_close(loop, 0);
 }
-#endif
 
 /* A callback that keeps re-adding itself must not starve timers or I/O. */
 typedef struct {
@@ -184,7 +181,7 @@ Test(ioloop, add_callback_from_other_thread_wakes_sleeping_loop)
     wake_t w = {loop, 0, 0};
     int slept_out = 0;
     /* Without a wakeup the loop would sleep until this 5 s timeout. */
-    tn_timeout_id far = tn_ioloop_call_later(loop, 5000, on_never, &slept_out);
+    tn_timeout_id far_id = tn_ioloop_call_later(loop, 5000, on_never, &slept_out);
     uv_thread_t th;
     cr_assert_eq(uv_thread_create(&th, wake_thread, &w), 0);
     cr_assert_eq(tn_ioloop_start(loop), 0);
@@ -192,7 +189,7 @@ Test(ioloop, add_callback_from_other_thread_wakes_sleeping_loop)
     cr_assert_eq(slept_out, 0);
     cr_assert_gt(w.ran_ms, 0);
     cr_assert_lt(w.ran_ms - w.sent_ms, 100.0, "woke after %.1f ms", w.ran_ms - w.sent_ms);
-    tn_ioloop_remove_timeout(loop, far);
+    tn_ioloop_remove_timeout(loop, far_id);
     tn_test_close(loop, 0);
 }
 
@@ -209,12 +206,12 @@ Test(ioloop, add_callback_from_timeout_runs_without_waiting)
     tn_ioloop_t *loop = tn_test_loop_new();
     wake_t w = {loop, 0, 0};
     int slept_out = 0;
-    tn_timeout_id far = tn_ioloop_call_later(loop, 5000, on_never, &slept_out);
+    tn_timeout_id far_id = tn_ioloop_call_later(loop, 5000, on_never, &slept_out);
     tn_ioloop_call_later(loop, 1, on_schedule_from_timeout, &w);
     cr_assert_eq(tn_ioloop_start(loop), 0);
     cr_assert_eq(slept_out, 0);
     cr_assert_lt(w.ran_ms - w.sent_ms, 10.0, "ran after %.1f ms", w.ran_ms - w.sent_ms);
-    tn_ioloop_remove_timeout(loop, far);
+    tn_ioloop_remove_timeout(loop, far_id);
     tn_test_close(loop, 0);
 }
 
@@ -283,7 +280,7 @@ Test(ioloop, stop_before_start_returns_promptly)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
     int never = 0;
-    tn_timeout_id far = tn_ioloop_call_later(loop, 3000, on_never, &never);
+    tn_timeout_id far_id = tn_ioloop_call_later(loop, 3000, on_never, &never);
     tn_ioloop_stop(loop);
     double t0 = tn_test_now_ms();
     cr_assert_eq(tn_ioloop_start(loop), 0);
@@ -295,7 +292,7 @@ Test(ioloop, stop_before_start_returns_promptly)
     tn_ioloop_add_callback(loop, on_step, &s);
     tn_test_run(loop, 2000);
     cr_assert_eq(t.n, 1);
-    tn_ioloop_remove_timeout(loop, far);
+    tn_ioloop_remove_timeout(loop, far_id);
     tn_test_close(loop, 0);
 }
 
@@ -626,5 +623,25 @@ Test(ioloop, sigpipe_is_ignored_after_new)
     cr_assert_eq(sigaction(SIGPIPE, NULL, &sa), 0);
     cr_assert(sa.sa_handler == SIG_IGN);
     tn_test_close(loop, 0);
+}
+#else
+#include <signal.h>
+static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
+{
+    (void)loop;
+    *(int *)arg = signum;
+}
+
+/* Windows: libuv delivers SIGINT, SIGBREAK, SIGHUP and SIGWINCH only; a
+ * handler for any other signal is refused instead of never running. */
+Test(ioloop, only_deliverable_signals_are_accepted)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    int got = 0;
+    cr_assert_eq(tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, &got), TN_ENOTSUP);
+    cr_assert_eq(tn_ioloop_add_signal_handler(loop, SIGINT, on_signal, &got), 0);
+    tn_ioloop_remove_signal_handler(loop, SIGINT);
+    tn_test_close(loop, 0);
+    cr_assert_eq(got, 0);
 }
 #endif

@@ -2,18 +2,24 @@
  * accepting, addresses, stop, and the stream semantics that only real
  * sockets show (flow control, resets, half-close, partial writes). */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
+#endif
 
 #include "loop_util.h"
 #include "net_peer.h"
@@ -101,7 +107,7 @@ static void accept_one_family(int family, const char *address, const char *expec
     cr_assert_str_eq(ip, expect_ip);
     cr_assert_eq(rport, c.port);
     /* The peer leaves: the idle stream notices once it has a close callback. */
-    close(fd);
+    tn_test_close_fd(fd);
     c.stop_on_close = 1;
     tn_test_run(loop, 5000);
     cr_assert_eq(c.closes, 1);
@@ -138,7 +144,7 @@ Test(tcp, localhost_binds_every_family_on_one_port)
     tn_test_run(loop, 5000);
     cr_assert_eq(c.accepted, 1);
     tn_iostream_close(c.conn);
-    close(fd);
+    tn_test_close_fd(fd);
     tn_test_free_server(loop, c.server);
     tn_test_close(loop, 0);
 }
@@ -162,8 +168,8 @@ Test(tcp, two_families_share_an_ephemeral_port)
     tn_test_run(loop, 5000);
     cr_assert_str_eq(c.ip, "127.0.0.1");
     cr_assert_eq(c.accepted, 2);
-    close(fd4);
-    close(fd6);
+    tn_test_close_fd(fd4);
+    tn_test_close_fd(fd6);
     tn_test_free_server(loop, c.server);
     tn_test_close(loop, TN_CLOSE_ALL_FDS);
 }
@@ -176,7 +182,7 @@ Test(tcp, address_in_use)
     tn_tcpserver_t *b = new_server(loop, record_stream, &c);
     cr_assert_eq(tn_tcpserver_listen(a, 0, "127.0.0.1"), 0);
     int err = tn_tcpserver_listen(b, tn_tcpserver_port(a), "127.0.0.1");
-    cr_assert_eq(err, -EADDRINUSE, "got %s", tn_err_name(err));
+    cr_assert_eq(err, UV_EADDRINUSE, "got %s", tn_err_name(err));
     cr_assert_eq(tn_tcpserver_port(b), 0);
     tn_test_free_server(loop, a);
     tn_test_free_server(loop, b);
@@ -195,9 +201,9 @@ Test(tcp, bad_arguments)
     cr_assert_eq(tn_tcpserver_listen(s, -1, "127.0.0.1"), TN_EINVAL);
     cr_assert_eq(tn_tcpserver_listen(s, 65536, "127.0.0.1"), TN_EINVAL);
     /* A socket that is not listening is refused and left to the caller. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = (int)socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_eq(tn_tcpserver_add_socket(s, fd), TN_EINVAL);
-    cr_assert_eq(close(fd), 0);
+    tn_test_close_fd(fd);
     tn_tcpserver_stop(s);
     tn_tcpserver_stop(s);
     cr_assert_eq(tn_tcpserver_listen(s, 0, "127.0.0.1"), TN_EINVAL);
@@ -217,7 +223,7 @@ Test(tcp, stop_twice_then_free)
     tn_tcpserver_stop(s);
     tn_test_settle(loop, 20);
     /* The listening socket is gone. */
-    cr_assert_eq(tn_peer_connect(AF_INET, port, NULL), -ECONNREFUSED);
+    cr_assert_eq(tn_peer_connect(AF_INET, port, NULL), UV_ECONNREFUSED);
     tn_test_free_server(loop, s);
     tn_test_close(loop, 0);
 }
@@ -227,7 +233,7 @@ Test(tcp, add_socket_accepts)
     tn_ioloop_t *loop = tn_test_loop_new();
     server_ctx_t c = {.loop = loop, .stop_on_accept = 1};
     c.server = new_server(loop, record_stream, &c);
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int lfd = (int)socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
     cr_assert_eq(listen(lfd, 16), 0);
@@ -238,11 +244,29 @@ Test(tcp, add_socket_accepts)
     cr_assert_geq(fd, 0);
     tn_test_run(loop, 5000);
     cr_assert_eq(c.accepted, 1);
-    close(fd);
+    tn_test_close_fd(fd);
     tn_test_free_server(loop, c.server);
     tn_test_close(loop, TN_CLOSE_ALL_FDS);
 }
 
+#ifdef _WIN32
+/* No SO_REUSEPORT on Windows: asking for it is refused up front. */
+Test(tcp, reuse_port_is_not_supported)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    server_ctx_t c = {.loop = loop};
+    tn_tcpserver_options_t opts;
+    tn_tcpserver_t *a;
+    memset(&opts, 0, sizeof(opts));
+    opts.handle_stream = record_stream;
+    opts.arg = &c;
+    opts.reuse_port = 1;
+    cr_assert_eq(tn_tcpserver_new(loop, &opts, &a), 0);
+    cr_assert_eq(tn_tcpserver_listen(a, 0, "127.0.0.1"), TN_ENOTSUP);
+    tn_test_free_server(loop, a);
+    tn_test_close(loop, 0);
+}
+#else
 Test(tcp, reuse_port_shares_a_port)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
@@ -261,6 +285,7 @@ Test(tcp, reuse_port_shares_a_port)
     tn_test_free_server(loop, b);
     tn_test_close(loop, 0);
 }
+#endif
 
 /* ---- stop inside handle_stream ------------------------------------------- */
 
@@ -320,7 +345,7 @@ static void stop_in_callback(int freeing)
         tn_test_settle(loop, 100);
     cr_assert_eq(st.calls, 1);
     for (int i = 0; i < N; i++)
-        close(fds[i]);
+        tn_test_close_fd(fds[i]);
     if (!freeing)
         tn_test_free_server(loop, server);
     tn_test_settle(loop, 10);
@@ -391,12 +416,15 @@ Test(tcp, max_connections_pauses_and_resumes)
     for (int i = 2; i < 4; i++)
         tn_iostream_close(lc.streams[i]);
     for (int i = 0; i < 4; i++)
-        close(fds[i]);
+        tn_test_close_fd(fds[i]);
     tn_test_free_server(loop, server);
     tn_test_settle(loop, 10);
     tn_test_close(loop, 0);
 }
 
+/* Descriptor exhaustion (RLIMIT_NOFILE, libuv's reserve fd) and descriptor
+ * counting are POSIX notions: not on Windows (docs/WINDOWS.md). */
+#ifndef _WIN32
 /* ---- F15 / F16: out of file descriptors ----------------------------------- */
 
 static double cpu_ms(void)
@@ -450,7 +478,7 @@ static void assert_dropped(int *fds, int n)
         ssize_t r = recv(fds[i], &b, 1, 0);
         cr_assert(r == 0 || (r < 0 && errno == ECONNRESET), "client %d: r=%zd errno=%d", i, r,
                   errno);
-        close(fds[i]);
+        tn_test_close_fd(fds[i]);
     }
 }
 
@@ -493,7 +521,7 @@ static void emfile_scenario(int without_libuv_reserve)
         tn_test_settle(loop, 800);
         cr_assert_eq(c.accepted, N);
         for (int i = 0; i < N; i++)
-            close(fds[i]);
+            tn_test_close_fd(fds[i]);
         c.accepted = 0;
         c.stop_on_accept = 1;
     } else {
@@ -506,7 +534,7 @@ static void emfile_scenario(int without_libuv_reserve)
     tn_test_run(loop, 5000);
     cr_assert_eq(c.accepted, 1);
     tn_iostream_close(c.conn);
-    close(fd);
+    tn_test_close_fd(fd);
     tn_log_set_handler(NULL, NULL);
     tn_test_free_server(loop, c.server);
     tn_test_settle(loop, 10);
@@ -522,6 +550,8 @@ Test(tcp, emfile_without_libuv_reserve_pauses_logs_once_and_recovers)
 {
     emfile_scenario(1);
 }
+
+#endif /* !_WIN32 */
 
 /* ---- teardown: close(all) and detach -------------------------------------- */
 
@@ -602,6 +632,7 @@ Test(tcp, detach_closes_servers_and_streams)
     cr_assert_eq(uv_loop_close(&uv), 0);
 }
 
+#ifndef _WIN32
 static int count_open_fds(void)
 {
     int n = 0;
@@ -642,7 +673,7 @@ Test(tcp, emfile_pause_repeats_quietly_and_free_while_paused_leaks_nothing)
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
     tn_log_set_handler(NULL, NULL);
     for (int i = 0; i < N; i++)
-        close(fds[i]);
+        tn_test_close_fd(fds[i]);
     /* The listener (and its paused duplicate) is gone; only the reserve
      * descriptor may remain, which replaced libuv's closed one. */
     cr_assert_leq(count_open_fds(), before - N);
@@ -690,7 +721,7 @@ Test(tcp, reset_storm_leaks_no_descriptor)
             cr_assert_geq(fd, 0);
             struct linger lg = {1, 0};
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-            close(fd);
+            tn_test_close_fd(fd);
         }
         tn_test_settle(loop, 5);
     }
@@ -707,9 +738,10 @@ Test(tcp, reset_storm_leaks_no_descriptor)
     for (int i = 0; i < 200 && st.accepted == before; i++)
         tn_test_settle(loop, 5);
     cr_assert_eq(st.accepted, before + 1);
-    close(fd);
+    tn_test_close_fd(fd);
     for (int i = 0; i < 200 && st.closed < st.accepted; i++)
         tn_test_settle(loop, 5);
     tn_test_free_server(loop, server);
     tn_test_close(loop, 0);
 }
+#endif /* !_WIN32 */

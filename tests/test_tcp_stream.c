@@ -1,14 +1,21 @@
 /* IOStream over real loopback TCP: large and mixed reads, flow control,
  * resets, half-close, partial writes (FAULTS.md F1, F2, F7, F18, F24). */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 #include "loop_util.h"
 #include "net_peer.h"
@@ -283,8 +290,8 @@ Test(tcp_stream, tiny_sndbuf_keeps_bytes_and_callbacks_in_order)
     int sfd, cfd;
     tn_test_tcp_pair(&sfd, &cfd);
     int small = 2048;
-    cr_assert_eq(setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-    cr_assert_eq(setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    cr_assert_eq(setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, (const char *)&small, sizeof(small)), 0);
+    cr_assert_eq(setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, (const char *)&small, sizeof(small)), 0);
     conn_t *c = wrap(loop, sfd);
     size_t total = 0;
     static char expect[COUNT * 40];
@@ -352,7 +359,7 @@ Test(tcp_stream, peer_reset_during_large_write)
     cr_assert_eq(c->reads_done, 1);
     cr_assert_neq(c->read_status, 0);
     int err = c->close_error;
-    cr_assert(err == -ECONNRESET || err == -EPIPE, "cause %s", tn_err_name(err));
+    cr_assert(err == UV_ECONNRESET || err == UV_EPIPE, "cause %s", tn_err_name(err));
     free(big);
     conn_free(c);
     tn_test_close(loop, 0);
@@ -444,7 +451,7 @@ Test(tcp_stream, read_buffer_allocation_failure_closes_only_that_stream)
     fail_big_allocs = 0;
     cr_assert_eq(c->reads_done, 1);
     cr_assert_neq(c->read_status, 0);
-    cr_assert_eq(c->close_error, -ENOBUFS, "cause %s", tn_err_name(c->close_error));
+    cr_assert_eq(c->close_error, UV_ENOBUFS, "cause %s", tn_err_name(c->close_error));
     cr_assert_eq(c->closes, 1);
     /* The other stream still works. */
     other->stop_on_close = 1;
@@ -453,8 +460,8 @@ Test(tcp_stream, read_buffer_allocation_failure_closes_only_that_stream)
     tn_test_run(loop, 10000);
     cr_assert_eq(other->read_status, 0);
     cr_assert_eq(other->len, 6);
-    close(cfd);
-    close(cfd2);
+    tn_test_close_fd(cfd);
+    tn_test_close_fd(cfd2);
     conn_free(c);
     conn_free(other);
     tn_test_close(loop, 0);

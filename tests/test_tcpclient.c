@@ -1,14 +1,19 @@
 /* Client streams: tn_iostream_connect (numeric) and tn_tcpclient_connect
  * (resolving, Happy Eyeballs, timeout), over loopback only. */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <string.h>
+#include <uv.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <uv.h>
+#endif
 
 #include "../shim/tcpclient_internal.h"
 #include "loop_util.h"
@@ -68,11 +73,11 @@ Test(tcpclient, connect_refused_reports_the_real_cause)
     cr_assert_eq(c.calls, 0, "callback ran inside the starter");
     tn_test_run(loop, 5000);
     cr_assert_eq(c.calls, 1);
-    cr_assert_eq(c.status, -ECONNREFUSED, "got %s", tn_err_name(c.status));
+    cr_assert_eq(c.status, UV_ECONNREFUSED, "got %s", tn_err_name(c.status));
     cr_assert_eq(c.stream, s);
     tn_test_settle(loop, 10);
     cr_assert_eq(c.closes, 1);
-    cr_assert_eq(c.close_error, -ECONNREFUSED);
+    cr_assert_eq(c.close_error, UV_ECONNREFUSED);
     cr_assert_eq(c.calls, 1);
     tn_test_close(loop, 0);
 }
@@ -122,8 +127,8 @@ static void write_while_connecting(int family, const char *ip)
     char buf[16];
     cr_assert_eq(recv(afd, buf, sizeof(buf), MSG_WAITALL), 6);
     cr_assert_eq(memcmp(buf, "hello\n", 6), 0);
-    close(afd);
-    close(lfd);
+    tn_test_close_fd(afd);
+    tn_test_close_fd(lfd);
     cr_assert_eq(c.closes, 1);
     tn_test_close(loop, 0);
 }
@@ -153,7 +158,7 @@ Test(tcpclient, close_while_connecting)
     cr_assert_eq(c.calls, 1);
     cr_assert_neq(c.status, 0);
     cr_assert_eq(c.closes, 1);
-    close(lfd);
+    tn_test_close_fd(lfd);
     tn_test_close(loop, 0);
 }
 
@@ -178,7 +183,7 @@ Test(tcpclient, resolves_and_connects)
     cr_assert_eq(rport, port);
     tn_iostream_close(c.stream);
     tn_test_settle(loop, 10);
-    close(lfd);
+    tn_test_close_fd(lfd);
     tn_test_close(loop, 0);
 }
 
@@ -191,7 +196,7 @@ Test(tcpclient, refused_after_resolving)
                  0);
     tn_test_run(loop, 5000);
     cr_assert_eq(c.calls, 1);
-    cr_assert_eq(c.status, -ECONNREFUSED, "got %s", tn_err_name(c.status));
+    cr_assert_eq(c.status, UV_ECONNREFUSED, "got %s", tn_err_name(c.status));
     cr_assert_null(c.stream);
     tn_test_settle(loop, 10);
     tn_test_close(loop, 0);
@@ -319,7 +324,7 @@ Test(tcpclient, primary_failure_starts_secondary_at_once)
     cr_assert_str_eq(ip, "127.0.0.1");
     tn_iostream_close(c.stream);
     tn_test_settle(loop, 10);
-    close(lfd);
+    tn_test_close_fd(lfd);
     tn_test_close(loop, 0);
 }
 
@@ -339,12 +344,11 @@ Test(tcpclient, primary_success_never_starts_secondary)
     /* Past the secondary delay: it must not have started. */
     tn_test_settle(loop, 400);
     cr_assert_eq(c.calls, 1);
-    cr_assert_eq(fcntl(lfd6, F_SETFL, O_NONBLOCK), 0);
-    cr_assert_lt(accept(lfd6, NULL, NULL), 0, "the secondary family connected");
+    cr_assert_lt(tn_test_accept_nowait(lfd6), 0, "the secondary family connected");
     tn_iostream_close(c.stream);
     tn_test_settle(loop, 10);
-    close(lfd4);
-    close(lfd6);
+    tn_test_close_fd(lfd4);
+    tn_test_close_fd(lfd6);
     tn_test_close(loop, 0);
 }
 
@@ -360,7 +364,7 @@ Test(tcpclient, every_address_failing_reports_the_last_error)
     cr_assert_eq(tn__tcpclient_connect_addrs(loop, addrs, 3, 300, 5000, NULL, on_connected, &c), 0);
     tn_test_run(loop, 5000);
     cr_assert_eq(c.calls, 1);
-    cr_assert_eq(c.status, -ECONNREFUSED, "got %s", tn_err_name(c.status));
+    cr_assert_eq(c.status, UV_ECONNREFUSED, "got %s", tn_err_name(c.status));
     tn_test_settle(loop, 10);
     tn_test_close(loop, 0);
 }

@@ -169,7 +169,9 @@ TN_EXTERN void tn_ioloop_remove_timeout(tn_ioloop_t *loop, tn_timeout_id id);
  * suspends the watch until update_handler. fd is made non-blocking. Returns
  * 0, TN_EEXIST if fd is already registered, TN_EINVAL, TN_EDETACHED (loop
  * closing), TN_ENOMEM or a libuv error (e.g. EPERM for a regular file). On
- * Windows fd must be a socket.
+ * Windows fd must be a socket, READ and WRITE readiness may arrive in
+ * separate calls, and a connection reset is only reported while TN_READ is
+ * watched.
  * Tornado: IOLoop.add_handler. */
 TN_EXTERN int tn_ioloop_add_handler(tn_ioloop_t *loop, tn_socket_t fd, int events, tn_handler_cb cb,
                                     void *arg);
@@ -194,7 +196,8 @@ TN_EXTERN int tn_ioloop_run_in_executor(tn_ioloop_t *loop, tn_work_fn work, tn_w
 
 /** Calls cb on the loop thread whenever signum is delivered. One handler per
  * signal number; a second call replaces it. Returns 0, TN_ENOMEM, or a libuv
- * error (TN_ENOTSUP for signals the platform lacks).
+ * error (TN_ENOTSUP for signals the platform lacks: on Windows all but
+ * SIGINT, SIGBREAK, SIGHUP and SIGWINCH, the ones libuv delivers there).
  * Tornado: asyncio loop.add_signal_handler (signal.signal in Tornado apps). */
 TN_EXTERN int tn_ioloop_add_signal_handler(tn_ioloop_t *loop, int signum, tn_signal_cb cb,
                                            void *arg);

@@ -1,22 +1,50 @@
-/* Loopback test helpers; the socket peer and raw sockets are POSIX only. */
+/* Loopback test helpers: the socket peer and raw sockets, on POSIX sockets
+ * and on Winsock (where an int holds the SOCKET; unix paths are refused). */
 #include "net_peer.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
 
 #include "loop_util.h"
 
-#ifndef _WIN32
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#define SOCK_CLOEXEC 0
+#define MSG_NOSIGNAL 0
+#define SHUT_WR SD_SEND
+#define sock_error() WSAGetLastError()
+#define sock_close(fd) closesocket((SOCKET)(fd))
+typedef int sock_len_t; /* send/recv lengths */
+#else
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
+#define sock_error() errno
+#define sock_close(fd) close(fd)
+typedef size_t sock_len_t;
 #endif
+
+/* Errors as the library reports them: -errno on Unix, UV_E* on Windows. */
+static int last_error(void)
+{
+    return uv_translate_sys_error(sock_error());
+}
+
+static void sock_init(void)
+{
+#ifdef _WIN32
+    WSADATA wsa;
+    WSAStartup(MAKEWORD(2, 2), &wsa);
+#endif
+}
 
 static void on_settled(tn_ioloop_t *loop, void *arg)
 {
@@ -63,32 +91,35 @@ unsigned long long tn_test_hash(const void *data, size_t len)
     return h;
 }
 
-#ifndef _WIN32
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static void set_timeouts(int fd)
 {
+#ifdef _WIN32
+    DWORD ms = 10000;
+    setsockopt((SOCKET)fd, SOL_SOCKET, SO_RCVTIMEO, (const char *)&ms, sizeof(ms));
+    setsockopt((SOCKET)fd, SOL_SOCKET, SO_SNDTIMEO, (const char *)&ms, sizeof(ms));
+#else
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+#endif
 }
 
 int tn_peer_connect(int family, int port, const char *path)
 {
     struct sockaddr_storage ss;
     socklen_t len;
+    sock_init();
     memset(&ss, 0, sizeof(ss));
     if (family == AF_UNIX) {
+#ifdef _WIN32
+        (void)path;
+        return UV_ENOTSUP;
+#else
         struct sockaddr_un *un = (struct sockaddr_un *)&ss;
         un->sun_family = AF_UNIX;
         strncpy(un->sun_path, path, sizeof(un->sun_path) - 1);
         len = sizeof(*un);
+#endif
     } else if (family == AF_INET6) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
@@ -102,13 +133,14 @@ int tn_peer_connect(int family, int port, const char *path)
         a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         len = sizeof(*a4);
     }
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
+    tn_socket_t s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s == TN_INVALID_SOCKET)
+        return last_error();
+    int fd = (int)s;
     set_timeouts(fd);
-    if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
-        int err = -errno;
-        close(fd);
+    if (connect(s, (struct sockaddr *)&ss, len) != 0) {
+        int err = last_error();
+        sock_close(fd);
         return err;
     }
     return fd;
@@ -117,8 +149,8 @@ int tn_peer_connect(int family, int port, const char *path)
 static void reset_close(int fd)
 {
     struct linger lg = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    close(fd);
+    setsockopt((tn_socket_t)fd, SOL_SOCKET, SO_LINGER, (const char *)&lg, sizeof(lg));
+    sock_close(fd);
 }
 
 static void peer_body(tn_peer_t *p);
@@ -156,24 +188,24 @@ static void peer_body(tn_peer_t *p)
         if (p->chunk > 0 && n > p->chunk)
             n = p->chunk;
         if (off > 0 && p->chunk_delay_ms)
-            sleep_ms(p->chunk_delay_ms);
-        ssize_t w = send(fd, p->send + off, n, MSG_NOSIGNAL);
+            tn_test_sleep_ms(p->chunk_delay_ms);
+        long w = (long)send((tn_socket_t)fd, p->send + off, (sock_len_t)n, MSG_NOSIGNAL);
         if (w <= 0) {
-            p->read_err = -errno;
-            p->send_err = -errno;
+            p->read_err = last_error();
+            p->send_err = p->read_err;
             break;
         }
         off += (size_t)w;
     }
     if (p->reset) {
-        sleep_ms(p->reset_after_ms);
+        tn_test_sleep_ms(p->reset_after_ms);
         reset_close(fd);
         return;
     }
     if (p->shutdown_wr)
-        shutdown(fd, SHUT_WR);
+        shutdown((tn_socket_t)fd, SHUT_WR);
     if (p->read_delay_ms)
-        sleep_ms(p->read_delay_ms);
+        tn_test_sleep_ms(p->read_delay_ms);
     size_t cap = 0;
     for (;;) {
         if (p->read_limit && p->recv_len >= p->read_limit)
@@ -182,21 +214,23 @@ static void peer_body(tn_peer_t *p)
             cap = cap ? cap * 2 : 131072;
             p->recv = realloc(p->recv, cap);
         }
-        ssize_t r = recv(fd, p->recv + p->recv_len, cap - p->recv_len, 0);
+        long r =
+            (long)recv((tn_socket_t)fd, p->recv + p->recv_len, (sock_len_t)(cap - p->recv_len), 0);
         if (r == 0) {
             p->eof = 1;
             break;
         }
         if (r < 0) {
+#ifndef _WIN32
             if (errno == EINTR)
                 continue;
-            p->read_err = -errno;
+#endif
+            p->read_err = last_error();
             break;
         }
         p->recv_len += (size_t)r;
     }
-    close(fd);
-    return;
+    sock_close(fd);
 }
 
 void tn_peer_start(tn_peer_t *p)
@@ -231,13 +265,15 @@ int tn_test_raw_listener(int family, int backlog, int *port)
         a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         len = sizeof(*a);
     }
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
+    sock_init();
+    tn_socket_t s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_neq(s, TN_INVALID_SOCKET);
+    int fd = (int)s;
+    cr_assert_eq(bind(s, (struct sockaddr *)&ss, len), 0);
     if (backlog > 0)
-        cr_assert_eq(listen(fd, backlog), 0);
+        cr_assert_eq(listen(s, backlog), 0);
     len = sizeof(ss);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&ss, &len), 0);
     *port = family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     return fd;
@@ -246,7 +282,7 @@ int tn_test_raw_listener(int family, int backlog, int *port)
 int tn_test_closed_port(int family)
 {
     int port;
-    close(tn_test_raw_listener(family, 0, &port));
+    sock_close(tn_test_raw_listener(family, 0, &port));
     return port;
 }
 
@@ -256,9 +292,26 @@ void tn_test_tcp_pair(int *server_fd, int *client_fd)
     int lfd = tn_test_raw_listener(AF_INET, 1, &port);
     *client_fd = tn_peer_connect(AF_INET, port, NULL);
     cr_assert_geq(*client_fd, 0);
-    *server_fd = accept(lfd, NULL, NULL);
-    cr_assert_geq(*server_fd, 0);
-    close(lfd);
+    tn_socket_t a = accept((tn_socket_t)lfd, NULL, NULL);
+    cr_assert_neq(a, TN_INVALID_SOCKET);
+    *server_fd = (int)a;
+    sock_close(lfd);
 }
 
-#endif /* _WIN32 */
+int tn_test_accept_nowait(int listen_fd)
+{
+#ifdef _WIN32
+    u_long on = 1;
+    cr_assert_eq(ioctlsocket((SOCKET)listen_fd, FIONBIO, &on), 0);
+#else
+    int flags = fcntl(listen_fd, F_GETFL);
+    cr_assert_eq(fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK), 0);
+#endif
+    tn_socket_t a = accept((tn_socket_t)listen_fd, NULL, NULL);
+    return a == TN_INVALID_SOCKET ? -1 : (int)a;
+}
+
+void tn_test_close_fd(int fd)
+{
+    sock_close(fd);
+}

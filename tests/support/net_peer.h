@@ -50,8 +50,12 @@ void tn_test_settle(tn_ioloop_t *loop, uint64_t ms);
 /* Frees a server and runs the loop until it is released. */
 void tn_test_free_server(tn_ioloop_t *loop, tn_tcpserver_t *server);
 
-/* Blocking connect to 127.0.0.1 / ::1 (family) at port, or a unix path;
- * returns the fd or -errno. */
+/* Sockets are ints here, on Windows too (where the int holds a SOCKET:
+ * Winsock handles fit), so the same tests read naturally on both.
+ *
+ * Blocking connect to 127.0.0.1 / ::1 (family) at port, or a unix path (not
+ * on Windows: UV_ENOTSUP); returns the fd or a negative error as the library
+ * reports them (-errno on Unix, UV_E* on Windows: compare with UV_E*). */
 int tn_peer_connect(int family, int port, const char *path);
 
 /* Starts the peer's thread. */
@@ -83,5 +87,13 @@ int tn_test_closed_port(int family);
 /* A connected pair of TCP sockets on 127.0.0.1: *server_fd is the accepted
  * end, *client_fd the connecting one. */
 void tn_test_tcp_pair(int *server_fd, int *client_fd);
+
+/* Accepts a pending connection on a listening socket without waiting:
+ * the new socket, or -1 when none is pending (the listener is left
+ * non-blocking). */
+int tn_test_accept_nowait(int listen_fd);
+
+/* Closes a socket from these helpers (close / closesocket). */
+void tn_test_close_fd(int fd);
 
 #endif /* TN_TEST_NET_PEER_H */
