@@ -78,15 +78,20 @@ find_package(ZLIB REQUIRED)
 target_link_libraries(tn_zlib INTERFACE ZLIB::ZLIB)
 add_library(tn_crypto INTERFACE)
 if(WIN32)
-    # Debian has no mingw-w64 OpenSSL and nothing links libcrypto yet: the
-    # Windows build goes without it until signed cookies need it.
+    # Debian has no mingw-w64 OpenSSL: on Windows the web layer's SHA-1,
+    # HMAC-SHA256 and random bytes come from the system's CNG (bcrypt.dll),
+    # unless an OpenSSL for the target is found.
     find_package(OpenSSL QUIET COMPONENTS Crypto)
     if(TARGET OpenSSL::Crypto)
         target_link_libraries(tn_crypto INTERFACE OpenSSL::Crypto)
+        target_compile_definitions(tn_crypto INTERFACE TN_HAVE_OPENSSL=1)
+    else()
+        target_link_libraries(tn_crypto INTERFACE bcrypt)
     endif()
 else()
     find_package(OpenSSL REQUIRED COMPONENTS Crypto)
     target_link_libraries(tn_crypto INTERFACE OpenSSL::Crypto)
+    target_compile_definitions(tn_crypto INTERFACE TN_HAVE_OPENSSL=1)
 endif()
 
 # Tests: Criterion, except on Windows, where it cannot be built from the

@@ -1,14 +1,12 @@
 /* Application, routing and RequestHandler (see web.h). */
 #include "tornuv/web.h"
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <zlib.h>
 
+#include "crypto.h"
 #include "http1_framing.h"
 #include "web_internal.h"
 
@@ -637,11 +635,12 @@ static int gzip_body(tn_handler_t *h)
 
 static void etag_of(const char *data, size_t len, char out[44])
 {
-    unsigned char md[SHA_DIGEST_LENGTH];
+    unsigned char md[20];
     static const char hex[] = "0123456789abcdef";
-    SHA1((const unsigned char *)data, len, md);
+    if (tn__sha1(data, len, md) != 0)
+        memset(md, 0, sizeof md);
     out[0] = '"';
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) {
+    for (int i = 0; i < 20; i++) {
         out[1 + 2 * i] = hex[md[i] >> 4];
         out[2 + 2 * i] = hex[md[i] & 15];
     }
@@ -969,7 +968,7 @@ const char *tn_handler_xsrf_token(tn_handler_t *h)
     }
     unsigned char rnd[16];
     static const char hex[] = "0123456789abcdef";
-    if (RAND_bytes(rnd, sizeof rnd) != 1 || !(h->xsrf = tn_malloc(33)))
+    if (tn__random_bytes(rnd, sizeof rnd) != 0 || !(h->xsrf = tn_malloc(33)))
         return NULL;
     for (int i = 0; i < 16; i++) {
         h->xsrf[2 * i] = hex[rnd[i] >> 4];
@@ -999,7 +998,7 @@ static int xsrf_ok(tn_handler_t *h)
         if (!tok)
             tok = tn_headers_get(hd, "X-Csrftoken", &tn);
     }
-    return cookie && tok && cn == tn && cn > 0 && CRYPTO_memcmp(cookie, tok, cn) == 0;
+    return cookie && tok && cn == tn && cn > 0 && tn__memeq_ct(cookie, tok, cn);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */

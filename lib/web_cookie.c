@@ -2,12 +2,10 @@
  * an HMAC-SHA256 (OpenSSL libcrypto), compared in constant time. The layout
  * follows the idea of Tornado's version 2 format: length-prefixed fields
  * separated by '|', so no field can be confused with another. */
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "tornuv/common.h"
 #include "web_internal.h"
 
@@ -19,9 +17,9 @@ size_t tn__web_signed_size(size_t name_len, size_t value_len)
 static void hmac_hex(const char *secret, const char *msg, size_t n, char out[65])
 {
     unsigned char md[32];
-    unsigned int len = 0;
     static const char hex[] = "0123456789abcdef";
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, n, md, &len);
+    if (tn__hmac_sha256(secret, strlen(secret), msg, n, md) != 0)
+        memset(md, 0, sizeof md); /* never matches a real signature */
     for (unsigned i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
@@ -40,7 +38,7 @@ long tn__web_sign(const char *secret, const char *name, const char *value, size_
     int k = snprintf(out, cap, "2|1:0|%d:%s|%zu:%s|%zu:", tl, ts, strlen(name), name, b64);
     if (k < 0 || (size_t)k + b64 + 66 > cap)
         return TN_EBUFFULL;
-    EVP_EncodeBlock((unsigned char *)out + k, (const unsigned char *)value, (int)value_len);
+    tn__base64_encode(out + k, value, value_len);
     size_t n = (size_t)k + b64;
     out[n++] = '|';
     hmac_hex(secret, out, n, out + n);
@@ -94,20 +92,15 @@ long tn__web_verify(const char *secret, const char *name, const char *sv, size_t
         return TN_EINVAL;
     char want[65];
     hmac_hex(secret, sv, (size_t)(p - sv), want);
-    if (CRYPTO_memcmp(want, p, 64) != 0)
+    if (!tn__memeq_ct(want, p, 64))
         return TN_EINVAL;
     if (ts < now - (long long)max_age_days * 86400 || ts > now + 86400)
         return TN_EINVAL;
     if (vlen % 4 != 0 || vlen / 4 * 3 + 1 > cap)
         return vlen % 4 ? TN_EINVAL : TN_EBUFFULL;
-    int out = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)val, (int)vlen);
+    long out = tn__base64_decode(buf, val, vlen);
     if (out < 0)
         return TN_EINVAL;
-    /* DecodeBlock counts padding bytes as zeros: drop them */
-    if (vlen >= 1 && val[vlen - 1] == '=')
-        out--;
-    if (vlen >= 2 && val[vlen - 2] == '=')
-        out--;
     buf[out] = 0;
     return out;
 }
