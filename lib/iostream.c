@@ -76,6 +76,10 @@ struct tn_iostream_s {
     int in_flight;
     /* shutdown requested: sent to the transport once the queue drains */
     int want_shutdown, shut;
+    /* The peer's EOF arrived while bytes it sent before were still to be
+     * read: the stream stays open (writes go on) until a read finds nothing
+     * more, then closes once its writes are flushed. */
+    int eof, close_when_flushed;
 
     tn_close_cb close_cb;
     void *close_arg;
@@ -83,6 +87,7 @@ struct tn_iostream_s {
 };
 
 static void do_close(tn_iostream_t *s, int cause);
+static void eof_close(tn_iostream_t *s);
 
 static void unref(tn_iostream_t *s)
 {
@@ -144,6 +149,13 @@ static void update_reading(tn_iostream_t *s)
      * stopping and restarting the transport in between costs two system
      * calls per request. It stops once a chunk's worth is buffered (libuv
      * reads up to 32 times per wakeup; the buffer must not run away). */
+    if (s->eof) {
+        if (s->reading) {
+            s->ops->read_stop(s->transport);
+            s->reading = 0;
+        }
+        return;
+    }
     int want = (s->kind != R_NONE &&
                 (!s->delivering || (s->kind == R_SOME && s->len < s->opts.read_chunk_size))) ||
                (s->close_cb != NULL && s->len == 0);
@@ -213,6 +225,10 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
         s->start = 0;
     release_buffer_if_empty(s);
     update_reading(s);
+    /* A read asked for from the callback that the remaining bytes cannot
+     * satisfy will never be: the peer is done sending. */
+    if (s->eof && !s->closed && !s->delivering && s->kind != R_NONE)
+        eof_close(s);
     (void)loop;
     unref(s);
 }
@@ -371,6 +387,10 @@ static void flush(tn_iostream_t *s)
         }
         finish_head(s, 0);
     }
+    if (s->close_when_flushed && s->wq == NULL && !s->closed) {
+        do_close(s, 0);
+        return;
+    }
     if (s->want_shutdown && !s->shut && s->wq == NULL && !s->closed) {
         s->shut = 1;
         int err = s->ops->shutdown ? s->ops->shutdown(s->transport) : TN_ENOTSUP;
@@ -402,6 +422,20 @@ static void do_close(tn_iostream_t *s, int cause)
         complete_read(s, 0, TN_ECLOSED);
     s->reading = 0;
     s->ops->close(s->transport);
+}
+
+/* The peer ended and nothing left can satisfy a read: close, after the
+ * writes already queued have gone out (a half-closing client still gets its
+ * response). */
+static void eof_close(tn_iostream_t *s)
+{
+    if (s->closed)
+        return;
+    if (s->wq != NULL) {
+        s->close_when_flushed = 1;
+        return;
+    }
+    do_close(s, 0);
 }
 
 /* ---- events from the transport ---------------------------------------- */
@@ -448,6 +482,13 @@ void tn_iostream__on_read(tn_iostream_t *s, long nread)
         return;
     }
     if (nread < 0) {
+        /* EOF with bytes still to hand over (a delivery under way, or data
+         * no read has asked for yet): those come first. */
+        if (nread == TN_EOF && (s->delivering || (s->kind == R_NONE && s->len > 0))) {
+            s->eof = 1;
+            update_reading(s);
+            return;
+        }
         do_close(s, nread == TN_EOF ? 0 : (int)nread);
         return;
     }
@@ -543,6 +584,13 @@ static int start_read(tn_iostream_t *s, enum read_kind kind, tn_read_cb cb, tn_c
     if (s->closed) {
         s->kind = R_NONE;
         return TN_ECLOSED;
+    }
+    if (s->eof) {
+        /* Nothing more will arrive: the read fails (read_until_close gets
+         * what is buffered) once queued writes are out, never inside
+         * this call. */
+        eof_close(s);
+        return 0;
     }
     update_reading(s);
     return 0;

@@ -985,7 +985,7 @@ const char *tn_handler_xsrf_token(tn_handler_t *h)
 
 static int xsrf_ok(tn_handler_t *h)
 {
-    size_t cn, tn = 0;
+    size_t cn = 0, tn = 0;
     const char *cookie = tn_handler_get_cookie(h, "_xsrf", &cn);
     tn_strview_t v;
     const char *tok = NULL;

@@ -85,6 +85,12 @@ int tn__web_static_resolve(const char *root, const char *rel, size_t n, char *ou
         return TN_EINVAL;
     if (!realpath(joined, out))
         return TN_ENOTFOUND;
+#ifdef _WIN32
+    /* _fullpath only normalises: the file must also exist */
+    struct stat sb;
+    if (stat(out, &sb) != 0)
+        return TN_ENOTFOUND;
+#endif
     size_t rl = strlen(real_root);
     if (strncmp(out, real_root, rl) != 0 || !SEP_OK(out[rl]))
         return TN_EINVAL;

@@ -3,6 +3,7 @@
  * 100-continue, gzip bodies and the response rules, deterministically. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -551,9 +552,6 @@ Test(http1_conn, F149_pipelining_pauses_when_the_peer_does_not_read)
         tn_mt_complete_writes(h.mt, 0);
         done += tn_mt_feed(h.mt, buf + done, len - done, 0);
         tn_mt_turn(h.loop);
-        if (getenv("DBG") && i % 100 == 0)
-            fprintf(stderr, "i=%d req=%d reading=%d pw=%zu buffered=%zu\n", i, g_app.requests,
-                    h.mt->reading, h.mt->pending_writes, tn_iostream_buffered(h.mt->stream));
     }
     cr_assert_eq(g_app.requests, (int)(len / 27), "all %zu served (%d; fed %zu of %zu)", len / 27,
                  g_app.requests, done, len);
@@ -1145,4 +1143,34 @@ Test(http1_conn, gzip_header_rename_keeps_header_views_valid)
         cr_assert_str_eq(g_consumed, "gzip", "pad %d", padn);
         h_close(&h);
     }
+}
+
+/* F2/#147 when the FIN is read together with the request (IOCP delivers
+ * both in one go): the response is still written, then the connection
+ * closes. */
+Test(http1_conn, F2_eof_read_with_the_request_still_gets_the_response)
+{
+    h_t h;
+    h_open(&h, MODE_HELLO);
+    static const char req[] = "GET /x HTTP/1.1\r\nHost: h\r\n\r\n";
+    cr_assert_eq(tn_mt_feed(h.mt, req, sizeof req - 1, 0), sizeof req - 1);
+    tn_mt_eof(h.mt, TN_EOF); /* before the delivery ran */
+    h_turns(&h, 6);
+    cr_assert(has(&h, "hello /x"), "%.*s", (int)h.mt->out_len, h.mt->out);
+    cr_assert(h.mt->closed, "then closed");
+    h_close(&h);
+}
+
+Test(http1_conn, F2_eof_with_pipelined_requests_buffered_answers_them_all)
+{
+    h_t h;
+    h_open(&h, MODE_HELLO);
+    static const char req[] = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
+                              "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n";
+    cr_assert_eq(tn_mt_feed(h.mt, req, sizeof req - 1, 0), sizeof req - 1);
+    tn_mt_eof(h.mt, TN_EOF);
+    h_turns(&h, 10);
+    cr_assert(has(&h, "hello /1") && has(&h, "hello /2") && has(&h, "hello /3"));
+    cr_assert(h.mt->closed);
+    h_close(&h);
 }

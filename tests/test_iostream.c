@@ -621,3 +621,33 @@ Test(iostream, read_some_waiting_for_delivery_buffers_at_most_a_chunk)
     cr_assert_eq(got, fed);
     finish(loop, mt, &c);
 }
+
+/* EOF read while a delivery was under way: the bytes come first, then a
+ * read that cannot be satisfied fails and the stream closes (after its
+ * queued writes). */
+Test(iostream, eof_during_a_delivery_hands_over_the_bytes_first)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    tn_iostream_set_close_callback(mt->stream, on_close, &c);
+    cr_assert_eq(tn_iostream_read_until(mt->stream, "\n", 1, 0, on_read, &c), 0);
+    tn_mt_feed(mt, "line\nrest", 9, 0);
+    tn_mt_eof(mt, TN_EOF);
+    cr_assert_eq(c.closes, 0);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 1);
+    cr_assert_eq(c.len, 5);
+    cr_assert_eq(tn_iostream_closed(mt->stream), 0, "still open: 4 bytes unread");
+    cr_assert_eq(tn_iostream_write(mt->stream, "reply", 5, NULL, NULL), 0, "writes go on");
+    cr_assert_eq(tn_iostream_read_until_close(mt->stream, on_read, &c), 0);
+    for (int i = 0; i < 5 && c.closes == 0; i++)
+        tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 2);
+    cr_assert_eq(c.status, 0);
+    cr_assert_eq(c.len, 4, "read_until_close got the rest");
+    cr_assert_eq(c.closes, 1);
+    cr_assert_eq(mt->out_len, 5);
+    tn_mt_free(mt);
+    tn_test_close(loop, 0);
+}

@@ -1,6 +1,7 @@
 /* multipart/form-data and urlencoded bodies: fields, files, limits,
  * malformed input, and linear time on hostile bodies. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tornuv/httputil.h"

@@ -8,6 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef _WIN32
+#include <direct.h>
+#define MKDIR(p) _mkdir(p)
+#else
+#define MKDIR(p) mkdir(p, 0700)
+#endif
 
 #include "../examples/demo_app.h"
 #include "loop_util.h"
@@ -641,50 +647,73 @@ Test(web, xsrf_check_on_unsafe_methods)
 
 static char g_root[256];
 
-static void make_root(void)
+/* The tree, relative to the working directory (the build directory), so
+ * the same test runs on Linux and under wine. */
+static const char *const g_files[] = {"a.txt", "sub/b.css", "sub/index.html", "big.bin", "c.txt"};
+
+static void write_file(const char *rel, const char *content, int repeat_alpha)
 {
-    snprintf(g_root, sizeof g_root, "/tmp/tn_static_%d", (int)getpid());
     char path[512];
-    mkdir(g_root, 0700);
-    snprintf(path, sizeof path, "%s/sub", g_root);
-    mkdir(path, 0700);
-    snprintf(path, sizeof path, "%s/a.txt", g_root);
-    FILE *f = fopen(path, "w");
-    fputs("0123456789abcdefghij", f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/sub/b.css", g_root);
-    f = fopen(path, "w");
-    fputs("body{}", f);
-    fclose(f);
-    snprintf(path, sizeof path, "%s/big.bin", g_root);
-    f = fopen(path, "w");
-    for (int i = 0; i < 300000; i++)
+    snprintf(path, sizeof path, "%s/%s", g_root, rel);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    if (content)
+        fputs(content, f);
+    for (int i = 0; i < repeat_alpha; i++)
         fputc('a' + i % 26, f);
     fclose(f);
-    snprintf(path, sizeof path, "%s/sub/index.html", g_root);
-    f = fopen(path, "w");
-    fputs("<p>index</p>", f);
-    fclose(f);
+}
+
+static void make_root(void)
+{
+    char path[512];
+    snprintf(g_root, sizeof g_root, "tn_static_%d", (int)getpid());
+    MKDIR(g_root);
+    snprintf(path, sizeof path, "%s/sub", g_root);
+    MKDIR(path);
     snprintf(path, sizeof path, "%s/empty", g_root);
-    mkdir(path, 0700);
+    MKDIR(path);
+    write_file("a.txt", "0123456789abcdefghij", 0);
+    write_file("sub/b.css", "body{}", 0);
+    write_file("sub/index.html", "<p>index</p>", 0);
+    write_file("big.bin", NULL, 300000);
+    /* 2000 bytes of "abc..." */
     snprintf(path, sizeof path, "%s/c.txt", g_root);
-    f = fopen(path, "w");
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
     for (int i = 0; i < 2000; i++)
         fputc('a' + i % 3, f);
     fclose(f);
+#ifndef _WIN32
     snprintf(path, sizeof path, "%s/escape", g_root);
-    (void)symlink("/etc", path);
-    snprintf(path, sizeof path, "/tmp/tn_static_%d_secret", (int)getpid());
-    f = fopen(path, "w");
+    cr_assert_eq(symlink("/etc", path), 0);
+#endif
+    snprintf(path, sizeof path, "%s_secret", g_root);
+    f = fopen(path, "wb");
+    cr_assert_not_null(f);
     fputs("SECRET", f);
     fclose(f);
 }
 
 static void rm_root(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s_secret'", g_root, g_root);
-    cr_assert_eq(system(cmd), 0);
+    char path[512];
+    for (size_t i = 0; i < sizeof g_files / sizeof g_files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", g_root, g_files[i]);
+        cr_assert_eq(remove(path), 0, "%s", path);
+    }
+#ifndef _WIN32
+    snprintf(path, sizeof path, "%s/escape", g_root);
+    cr_assert_eq(remove(path), 0);
+#endif
+    const char *dirs[] = {"sub", "empty"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", g_root, dirs[i]);
+        cr_assert_eq(rmdir(path), 0, "%s", path);
+    }
+    cr_assert_eq(rmdir(g_root), 0, "%s", g_root);
+    snprintf(path, sizeof path, "%s_secret", g_root);
+    cr_assert_eq(remove(path), 0);
 }
 
 Test(web, static_path_safety_table)
