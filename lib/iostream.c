@@ -197,7 +197,8 @@ static void complete_read(tn_iostream_t *s, size_t n, int status)
  * arriving a byte at a time is scanned once in total. */
 static int find_delim(tn_iostream_t *s, size_t *end)
 {
-    const char *b = s->buf + s->start;
+    /* An idle stream holds no buffer at all (NULL + 0 is undefined). */
+    const char *b = s->buf ? s->buf + s->start : "";
     size_t from = s->scan;
     while (from + s->delim_len <= s->len) {
         const char *hit = memchr(b + from, s->delim[0], s->len - from - s->delim_len + 1);
