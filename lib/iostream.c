@@ -52,6 +52,9 @@ struct tn_iostream_s {
     int delivering;
     /* nonzero while a callback holds a pointer into buf: no move, no free */
     int pinned;
+    /* inside a read_some callback: how much it consumes is not known yet,
+     * so a read it starts is matched against the buffer only afterwards */
+    int consuming;
     size_t deliver_len;
     int deliver_status;
     /* Queue entries for the delivery and the close notification: at most
@@ -77,6 +80,8 @@ struct tn_iostream_s {
 };
 
 static void do_close(tn_iostream_t *s, int cause);
+static int try_read(tn_iostream_t *s, int at_close);
+static void complete_read(tn_iostream_t *s, size_t n, int status);
 
 static void unref(tn_iostream_t *s)
 {
@@ -151,12 +156,18 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
     } else if (kind == R_SOME) {
         size_t avail = s->len;
         s->pinned++;
+        s->consuming = 1;
         size_t used = consume_cb(s, 0, data, avail, cb_arg);
+        s->consuming = 0;
         s->pinned--;
         if (used > avail)
             used = avail;
         s->start += used;
         s->len -= used;
+        /* A read started inside the callback sees the buffer only now,
+         * without the bytes the callback consumed. */
+        if (s->kind != R_NONE && !s->delivering && !try_read(s, s->closed) && s->closed)
+            complete_read(s, 0, TN_ECLOSED);
     } else if (kind == R_INTO) {
         if (n > 0)
             memcpy(into, data, n);
@@ -487,6 +498,8 @@ static int start_read(tn_iostream_t *s, enum read_kind kind, tn_read_cb cb, tn_c
     s->consume_cb = ccb;
     s->arg = arg;
     s->scan = 0;
+    if (s->consuming)
+        return 0; /* on_deliver matches it once the consumption is known */
     if (try_read(s, s->closed))
         return 0;
     if (s->closed) {
