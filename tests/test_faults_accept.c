@@ -466,7 +466,8 @@ Test(faults, F16_emfile_without_reserve_pauses_instead_of_spinning)
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
     for (int i = 0; i < 300 && e.accepted < N + 1; i++)
         tn_test_settle(loop, 10);
-    cr_assert_eq(e.accepted, N + 1);
+    cr_assert_eq(e.accepted, N + 1, "%d of %d accepted after the pause (%d log lines)", e.accepted,
+                 N + 1, log_lines);
     for (int i = 0; i < N; i++) {
         cr_assert_eq(send(fds[i], "x\n", 2, 0), 2);
     }
