@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "loop_util.h"
 #include "memtransport.h"
 #include "net_peer.h"
@@ -66,6 +68,7 @@ typedef struct {
     int writes, write_status, write_err;
     int closes, close_error;
     int hung;
+    int keep_running; /* the close callback does not stop the loop */
 } cycle_t;
 
 static void on_closed(tn_iostream_t *s, void *arg)
@@ -74,7 +77,8 @@ static void on_closed(tn_iostream_t *s, void *arg)
     c->closes++;
     cr_assert_eq(c->closes, 1, "close callback twice");
     c->close_error = tn_iostream_error(s);
-    tn_ioloop_stop(c->loop);
+    if (!c->keep_running)
+        tn_ioloop_stop(c->loop);
 }
 
 static void on_written(tn_iostream_t *s, int status, void *arg)
@@ -283,6 +287,132 @@ Test(faults_oom, memtransport_read_write_cycle_every_allocation_fails_cleanly)
     }
     cr_assert_lt(n, 10000);
     cr_log_info("%ld allocations, swept N = 0..%ld", total, n);
+    countdown = -1;
+    tn_replace_allocator(malloc, realloc, calloc, free);
+}
+
+/* ---- accepting under allocation failure ----------------------------------- */
+
+/* The same cycle on a connection the TCPServer accepted: a failure while
+ * setting up the server, accepting, wrapping the connection or serving it
+ * must leave the server usable, and the next client (allocator healthy
+ * again) must be served in full. */
+
+typedef struct {
+    cycle_t cycle;
+    int accepted;
+} srv_t;
+
+static void srv_accept(tn_tcpserver_t *server, tn_iostream_t *stream, const char *ip, int port,
+                       void *arg)
+{
+    srv_t *v = arg;
+    (void)server;
+    (void)ip;
+    (void)port;
+    v->accepted++;
+    memset(&v->cycle, 0, sizeof(v->cycle));
+    v->cycle.loop = tn_iostream_loop(stream);
+    v->cycle.keep_running = 1;
+    tn_iostream_set_close_callback(stream, on_closed, &v->cycle);
+    if (tn_iostream_read_until(stream, "\n", 1, 1024, on_line, &v->cycle) != 0)
+        tn_iostream_close(stream);
+}
+
+static void on_server_freed(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* One client against server; returns 1 if it got the whole answer. */
+static int server_client(tn_ioloop_t *loop, srv_t *v, int port, long n)
+{
+    int before = v->accepted;
+    tn_peer_t peer = {.family = AF_INET, .port = port, .send = "hello\n", .send_len = 6};
+    UNINJECTED(tn_peer_start(&peer));
+    /* Until the connection was served and closed, or the client gave up
+     * (its connection dropped or never accepted: the peer times out). */
+    for (int i = 0; i < 400; i++) {
+        UNINJECTED(tn_test_settle(loop, 5));
+        if (v->accepted > before && v->cycle.closes == 1)
+            break;
+    }
+    UNINJECTED(tn_peer_join(&peer));
+    int full = peer.recv_len == (size_t)ANSWER && memcmp(peer.recv, answer, ANSWER) == 0;
+    if (v->accepted > before) {
+        cr_assert_eq(v->cycle.closes, 1, "N=%ld: accepted connection never closed", n);
+        check_outcome(&v->cycle, full, n);
+    }
+    UNINJECTED(tn_peer_free(&peer));
+    return full;
+}
+
+static long server_session(long fail_at)
+{
+    seen = 0;
+    countdown = fail_at;
+    tn_ioloop_t *loop = NULL;
+    int err = tn_ioloop_new(&loop);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM);
+        countdown = -1;
+        last_hit = 1;
+        return seen;
+    }
+    srv_t v = {0};
+    tn_tcpserver_options_t opts = {.handle_stream = srv_accept, .arg = &v};
+    tn_tcpserver_t *server = NULL;
+    err = tn_tcpserver_new(loop, &opts, &server);
+    if (err == 0) {
+        err = tn_tcpserver_listen(server, 0, "127.0.0.1");
+        cr_assert(err == 0 || err == TN_ENOMEM || err == UV_EAI_MEMORY, "N=%ld: listen %s", fail_at,
+                  tn_err_name(err));
+        if (err == 0)
+            server_client(loop, &v, tn_tcpserver_port(server), fail_at);
+    } else {
+        cr_assert_eq(err, TN_ENOMEM);
+    }
+    last_hit = fail_at >= 0 && countdown < 0;
+    long made = seen;
+    countdown = -1;
+    if (server == NULL || tn_tcpserver_port(server) == 0) {
+        if (server != NULL) {
+            int freed = 0;
+            tn_tcpserver_free(server, on_server_freed, &freed);
+            for (int i = 0; i < 100 && !freed; i++)
+                tn_test_settle(loop, 5);
+            cr_assert_eq(freed, 1);
+        }
+        cr_assert_eq(tn_tcpserver_new(loop, &opts, &server), 0);
+        cr_assert_eq(tn_tcpserver_listen(server, 0, "127.0.0.1"), 0);
+    }
+    /* Healthy again: the same server serves the next client in full. */
+    cr_assert(server_client(loop, &v, tn_tcpserver_port(server), fail_at), "N=%ld", fail_at);
+    int freed = 0;
+    tn_tcpserver_free(server, on_server_freed, &freed);
+    for (int i = 0; i < 100 && !freed; i++)
+        tn_test_settle(loop, 5);
+    cr_assert_eq(freed, 1);
+    cr_assert_eq(tn_ioloop_close(loop, 0), 0, "N=%ld: %zu objects alive", fail_at,
+                 tn_ioloop_alive_count(loop));
+    return made;
+}
+
+Test(faults_oom, server_accept_and_cycle_every_allocation_fails_cleanly)
+{
+    for (int i = 0; i < ANSWER; i++)
+        answer[i] = (char)('a' + i % 26);
+    cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, free), 0);
+    long total = server_session(-1);
+    cr_assert_gt(total, 5);
+    long n;
+    for (n = 0; n < 10000; n++) {
+        server_session(n);
+        if (!last_hit && n >= total)
+            break;
+    }
+    cr_assert_lt(n, 10000);
+    cr_log_info("server: %ld allocations, swept N = 0..%ld", total, n);
     countdown = -1;
     tn_replace_allocator(malloc, realloc, calloc, free);
 }
