@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -415,4 +416,153 @@ Test(faults_oom, server_accept_and_cycle_every_allocation_fails_cleanly)
     cr_log_info("server: %ld allocations, swept N = 0..%ld", total, n);
     countdown = -1;
     tn_replace_allocator(malloc, realloc, calloc, free);
+}
+
+/* ---- connecting under allocation failure ---------------------------------- */
+
+/* A client connects (tn_iostream_connect to a numeric address, or
+ * tn_tcpclient_connect by name), writes one line and closes. Each N must end
+ * with the connect callback exactly once (or a TN_ENOMEM return, then never),
+ * and the listening side seeing the line, EOF or nothing. */
+
+typedef struct {
+    tn_ioloop_t *loop;
+    int connects, connect_status;
+    int writes, write_status;
+    int closes;
+    int done;
+} client_t;
+
+static void client_closed(tn_iostream_t *s, void *arg)
+{
+    client_t *c = arg;
+    (void)s;
+    c->closes++;
+    cr_assert_eq(c->closes, 1, "client close callback twice");
+    c->done = 1;
+}
+
+static void client_written(tn_iostream_t *s, int status, void *arg)
+{
+    client_t *c = arg;
+    c->writes++;
+    cr_assert_eq(c->writes, 1);
+    c->write_status = status;
+    tn_iostream_close(s);
+}
+
+static void client_connected(tn_iostream_t *s, int status, void *arg)
+{
+    client_t *c = arg;
+    c->connects++;
+    cr_assert_eq(c->connects, 1, "connect callback twice");
+    c->connect_status = status;
+    if (status != 0) {
+        /* tn_tcpclient_connect hands no stream on failure; a stream from
+         * tn_iostream_connect closes by itself. */
+        if (s == NULL)
+            c->done = 1;
+        return;
+    }
+    tn_iostream_set_close_callback(s, client_closed, c);
+    int err = tn_iostream_write(s, "hello\n", 6, client_written, c);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM);
+        tn_iostream_close(s);
+    }
+}
+
+/* Returns 1 if the line arrived. by_name: tn_tcpclient_connect. */
+static int client_cycle(tn_ioloop_t *loop, int lfd, int port, int by_name, long n)
+{
+    client_t c = {.loop = loop};
+    tn_iostream_t *s = NULL;
+    int err = by_name
+                  ? tn_tcpclient_connect(loop, "127.0.0.1", port, 5000, NULL, client_connected, &c)
+                  : tn_iostream_connect(loop, "127.0.0.1", port, NULL, client_connected, &c, &s);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM, "N=%ld: connect returned %s", n, tn_err_name(err));
+        cr_assert_eq(c.connects, 0);
+        return 0;
+    }
+    if (s != NULL)
+        tn_iostream_set_close_callback(s, client_closed, &c);
+    for (int i = 0; i < 1000 && !c.done; i++)
+        UNINJECTED(tn_test_settle(loop, 5));
+    cr_assert_eq(c.done, 1, "N=%ld: the client never finished", n);
+    cr_assert_eq(c.connects, 1, "N=%ld", n);
+    cr_assert_leq(c.closes, 1);
+    /* What reached the listener: the line, or the connection ended (or
+     * never came). */
+    char buf[16];
+    size_t got = 0;
+    int afd = accept(lfd, NULL, NULL);
+    if (afd >= 0) {
+        struct timeval tv = {5, 0};
+        setsockopt(afd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ssize_t r;
+        while (got < sizeof(buf) && (r = recv(afd, buf + got, sizeof(buf) - got, 0)) > 0)
+            got += (size_t)r;
+        close(afd);
+    }
+    int line = got == 6 && memcmp(buf, "hello\n", 6) == 0;
+    if (c.connect_status == 0 && c.write_status == 0 && c.writes == 1)
+        cr_assert(line, "N=%ld: a completed write did not arrive", n);
+    return line;
+}
+
+static long client_session(long fail_at, int by_name)
+{
+    seen = 0;
+    countdown = fail_at;
+    tn_ioloop_t *loop = NULL;
+    int err = tn_ioloop_new(&loop);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM);
+        countdown = -1;
+        last_hit = 1;
+        return seen;
+    }
+    int port, lfd;
+    UNINJECTED(lfd = tn_test_raw_listener(AF_INET, 8, &port));
+    int line = client_cycle(loop, lfd, port, by_name, fail_at);
+    last_hit = fail_at >= 0 && countdown < 0;
+    if (!last_hit)
+        cr_assert(line, "N=%ld: no failure injected, yet no line", fail_at);
+    long made = seen;
+    countdown = -1;
+    cr_assert(client_cycle(loop, lfd, port, by_name, fail_at), "N=%ld: healthy cycle", fail_at);
+    close(lfd);
+    tn_test_settle(loop, 5);
+    cr_assert_eq(tn_ioloop_close(loop, 0), 0, "N=%ld: %zu objects alive", fail_at,
+                 tn_ioloop_alive_count(loop));
+    return made;
+}
+
+static void client_sweep(int by_name)
+{
+    cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, free), 0);
+    long total = client_session(-1, by_name);
+    cr_assert_gt(total, 3);
+    long n;
+    for (n = 0; n < 10000; n++) {
+        client_session(n, by_name);
+        if (!last_hit && n >= total)
+            break;
+    }
+    cr_assert_lt(n, 10000);
+    cr_log_info("%s: %ld allocations, swept N = 0..%ld", by_name ? "tcpclient" : "connect", total,
+                n);
+    countdown = -1;
+    tn_replace_allocator(malloc, realloc, calloc, free);
+}
+
+Test(faults_oom, iostream_connect_every_allocation_fails_cleanly)
+{
+    client_sweep(0);
+}
+
+Test(faults_oom, tcpclient_connect_every_allocation_fails_cleanly)
+{
+    client_sweep(1);
 }
