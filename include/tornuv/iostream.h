@@ -94,7 +94,8 @@ TN_EXTERN int tn_iostream_read_until_close(tn_iostream_t *s, tn_read_cb cb, void
 
 /** Completes when at least one byte is buffered, handing cb everything
  * buffered; cb returns how much it consumed (for parsers that work straight
- * on the buffer, such as the HTTP layer). On close cb gets TN_ECLOSED.
+ * on the buffer, such as the HTTP layer). A read that cb starts is matched
+ * against what cb left, once it returned. On close cb gets TN_ECLOSED.
  * Tornado: none (HTTP1Connection reads with read_until_regex/read_bytes). */
 TN_EXTERN int tn_iostream_read_some(tn_iostream_t *s, tn_consume_cb cb, void *arg);
 
