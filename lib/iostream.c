@@ -349,6 +349,14 @@ static void flush(tn_iostream_t *s)
 static void on_close_callback(tn_ioloop_t *loop, void *arg)
 {
     tn_iostream_t *s = arg;
+    /* A read completion started by a callback that ran while the stream was
+     * closing (satisfied from what was still buffered) is queued behind us:
+     * let it go first, so the close callback stays the stream's last and
+     * its user may free what the other callbacks use. */
+    if (s->delivering && defer(s, &s->close_node, on_close_callback, s) == 0) {
+        unref(s);
+        return;
+    }
     tn_close_cb cb = s->close_cb;
     s->close_cb = NULL;
     if (cb)
