@@ -12,7 +12,10 @@
  *   - when the stream closes, a pending read that the buffer can satisfy
  *     completes first (read_until_close with everything buffered), other
  *     pending operations complete with TN_ECLOSED, then the close callback
- *     runs, and right after it returns tornuv frees the stream.
+ *     runs, and right after it returns tornuv frees the stream. The close
+ *     callback is the stream's last: a read that a completion callback
+ *     starts while the stream closes (satisfied from what is still
+ *     buffered, or refused with TN_ECLOSED) completes before it.
  * Loop thread only. */
 #ifndef TORNUV_IOSTREAM_H
 #define TORNUV_IOSTREAM_H
