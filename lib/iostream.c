@@ -56,6 +56,9 @@ struct tn_iostream_s {
     int delivering;
     /* nonzero while a callback holds a pointer into buf: no move, no free */
     int pinned;
+    /* inside a read_some callback: how much it consumes is not known yet,
+     * so a read it starts is matched against the buffer only afterwards */
+    int consuming;
     size_t deliver_len;
     int deliver_status;
     /* Queue entries for the delivery and the close notification: at most
@@ -88,6 +91,8 @@ struct tn_iostream_s {
 
 static void do_close(tn_iostream_t *s, int cause);
 static void eof_close(tn_iostream_t *s);
+static int try_read(tn_iostream_t *s, int at_close);
+static void complete_read(tn_iostream_t *s, size_t n, int status);
 
 static void unref(tn_iostream_t *s)
 {
@@ -197,7 +202,9 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
          * waits for new bytes instead of showing these again at once. */
         s->some_seen = avail;
         s->pinned++;
+        s->consuming = 1;
         size_t used = consume_cb(s, 0, data, avail, cb_arg);
+        s->consuming = 0;
         s->pinned--;
         if (used > avail)
             used = avail;
@@ -206,6 +213,10 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
         /* Re-armed from inside: it waits for bytes beyond the ones just
          * shown. Armed later: whatever is buffered is shown at once. */
         s->some_seen = s->kind == R_SOME ? avail - used : 0;
+        /* A read started inside the callback sees the buffer only now,
+         * without the bytes the callback consumed. */
+        if (s->kind != R_NONE && !s->delivering && !try_read(s, s->closed) && s->closed)
+            complete_read(s, 0, TN_ECLOSED);
     } else if (kind == R_INTO) {
         s->some_seen = 0;
         if (n > 0)
@@ -252,7 +263,8 @@ static void complete_read(tn_iostream_t *s, size_t n, int status)
  * arriving a byte at a time is scanned once in total. */
 static int find_delim(tn_iostream_t *s, size_t *end)
 {
-    const char *b = s->buf + s->start;
+    /* An idle stream holds no buffer at all (NULL + 0 is undefined). */
+    const char *b = s->buf ? s->buf + s->start : "";
     size_t from = s->scan;
     while (from + s->delim_len <= s->len) {
         const char *hit = memchr(b + from, s->delim[0], s->len - from - s->delim_len + 1);
@@ -402,6 +414,14 @@ static void flush(tn_iostream_t *s)
 static void on_close_callback(tn_ioloop_t *loop, void *arg)
 {
     tn_iostream_t *s = arg;
+    /* A read completion started by a callback that ran while the stream was
+     * closing (satisfied from what was still buffered) is queued behind us:
+     * let it go first, so the close callback stays the stream's last and
+     * its user may free what the other callbacks use. */
+    if (s->delivering && defer(s, &s->close_node, on_close_callback, s) == 0) {
+        unref(s);
+        return;
+    }
     tn_close_cb cb = s->close_cb;
     s->close_cb = NULL;
     if (cb)
@@ -579,6 +599,8 @@ static int start_read(tn_iostream_t *s, enum read_kind kind, tn_read_cb cb, tn_c
     s->consume_cb = ccb;
     s->arg = arg;
     s->scan = 0;
+    if (s->consuming)
+        return 0; /* on_deliver matches it once the consumption is known */
     if (try_read(s, s->closed))
         return 0;
     if (s->closed) {

@@ -27,6 +27,33 @@ static void on_count(tn_ioloop_t *loop, void *arg)
     (*(int *)arg)++;
 }
 
+/* The loop still serves a new connection: a handler on a fresh socket pair
+ * hears one byte and a timeout fires, each exactly once. */
+static void on_serve(tn_ioloop_t *loop, tn_socket_t fd, int events, void *arg)
+{
+    char b;
+    (void)events;
+    if (tn_test_recv(fd, &b, 1) == 1)
+        (*(int *)arg)++;
+    tn_ioloop_remove_handler(loop, fd);
+}
+
+static void assert_loop_serves(tn_ioloop_t *loop)
+{
+    tn_socket_t sv[2];
+    int heard = 0, fired = 0;
+    tn_test_socketpair(sv);
+    cr_assert_eq(tn_ioloop_add_handler(loop, sv[0], TN_READ, on_serve, &heard), 0);
+    cr_assert_neq(tn_ioloop_call_later(loop, 1, on_count, &fired), 0);
+    cr_assert_eq(tn_test_send(sv[1], "x", 1), 1);
+    for (int i = 0; i < 200 && (heard == 0 || fired == 0); i++)
+        tn_test_settle(loop, 5);
+    cr_assert_eq(heard, 1);
+    cr_assert_eq(fired, 1);
+    tn_test_closesocket(sv[0]);
+    tn_test_closesocket(sv[1]);
+}
+
 /* ---- F8: a timeout removes itself ----------------------------------------- */
 
 typedef struct {
@@ -53,6 +80,7 @@ Test(faults, F8_timeout_removes_itself_in_its_callback)
     cr_assert_eq(r.calls, 1);
     tn_ioloop_remove_timeout(loop, r.id);
     cr_assert_eq(tn_ioloop_alive_count(loop), 0);
+    assert_loop_serves(loop);
     tn_test_close(loop, 0);
 }
 
@@ -91,6 +119,7 @@ Test(faults, F9_timeout_removed_by_earlier_timeout_due_together_never_runs)
         cr_assert_eq(p.t1_calls, 1, "delay %d", delay);
         cr_assert_eq(p.t2_calls, 0, "delay %d: the removed timeout ran", delay);
         cr_assert_eq(tn_ioloop_alive_count(loop), 0);
+        assert_loop_serves(loop);
         tn_test_close(loop, 0);
     }
 }
@@ -118,6 +147,7 @@ Test(faults, F10_remove_timeout_twice_fired_or_zero_is_a_no_op)
     cr_assert_eq(fired, 1);
     cr_assert_eq(other, 0);
     cr_assert_eq(tn_ioloop_alive_count(loop), 0);
+    assert_loop_serves(loop);
     tn_test_close(loop, 0);
 }
 
@@ -225,6 +255,7 @@ Test(faults, F11_callbacks_from_callbacks_run_later_and_never_starve)
     cr_assert_lt(s.spins, 1000000);
     tn_test_settle(loop, 5);
     cr_assert_eq(tn_ioloop_alive_count(loop), 0);
+    assert_loop_serves(loop);
     tn_test_close(loop, 0);
 }
 
@@ -341,6 +372,7 @@ Test(faults, F13_stale_readiness_of_a_reused_fd_number_is_not_delivered)
     close(a[0]);
     close(a[1]);
     close(v[1]);
+    assert_loop_serves(loop);
     tn_test_close(loop, 0);
 }
 
@@ -377,6 +409,7 @@ Test(faults, F14_add_handler_twice_fails_remove_unknown_is_a_no_op)
     cr_assert_eq(tn_ioloop_alive_count(loop), 0);
     tn_test_closesocket(sv[0]);
     tn_test_closesocket(sv[1]);
+    assert_loop_serves(loop);
     tn_test_close(loop, 0);
 }
 
@@ -626,6 +659,7 @@ Test(faults, F26_reentry_refused_stop_after_iteration_run_sync_timeout_reusable)
     tn_sync_done(pending, 0); /* late completion is ignored */
     cr_assert_eq(tn_ioloop_run_sync(loop, sync_now, NULL, 1000), 7);
     cr_assert_eq(st.reentry, TN_EALREADY);
+    assert_loop_serves(loop);
     tn_test_close(loop, 0);
 }
 
@@ -698,5 +732,6 @@ Test(faults, F28_wall_clock_jumps_neither_fire_nor_stall_timeouts)
     cr_assert(elapsed >= 290 && elapsed < 5000, "loop clock moved %llu ms",
               (unsigned long long)elapsed);
     realtime_shift_s = 0;
+    assert_loop_serves(loop);
     tn_test_close(loop, TN_CLOSE_ALL_FDS);
 }

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <uv.h>
 
 #include "loop_util.h"
 #include "memtransport.h"
@@ -66,6 +69,7 @@ typedef struct {
     int writes, write_status, write_err;
     int closes, close_error;
     int hung;
+    int keep_running; /* the close callback does not stop the loop */
 } cycle_t;
 
 static void on_closed(tn_iostream_t *s, void *arg)
@@ -74,7 +78,8 @@ static void on_closed(tn_iostream_t *s, void *arg)
     c->closes++;
     cr_assert_eq(c->closes, 1, "close callback twice");
     c->close_error = tn_iostream_error(s);
-    tn_ioloop_stop(c->loop);
+    if (!c->keep_running)
+        tn_ioloop_stop(c->loop);
 }
 
 static void on_written(tn_iostream_t *s, int status, void *arg)
@@ -285,4 +290,279 @@ Test(faults_oom, memtransport_read_write_cycle_every_allocation_fails_cleanly)
     cr_log_info("%ld allocations, swept N = 0..%ld", total, n);
     countdown = -1;
     tn_replace_allocator(malloc, realloc, calloc, free);
+}
+
+/* ---- accepting under allocation failure ----------------------------------- */
+
+/* The same cycle on a connection the TCPServer accepted: a failure while
+ * setting up the server, accepting, wrapping the connection or serving it
+ * must leave the server usable, and the next client (allocator healthy
+ * again) must be served in full. */
+
+typedef struct {
+    cycle_t cycle;
+    int accepted;
+} srv_t;
+
+static void srv_accept(tn_tcpserver_t *server, tn_iostream_t *stream, const char *ip, int port,
+                       void *arg)
+{
+    srv_t *v = arg;
+    (void)server;
+    (void)ip;
+    (void)port;
+    v->accepted++;
+    memset(&v->cycle, 0, sizeof(v->cycle));
+    v->cycle.loop = tn_iostream_loop(stream);
+    v->cycle.keep_running = 1;
+    tn_iostream_set_close_callback(stream, on_closed, &v->cycle);
+    if (tn_iostream_read_until(stream, "\n", 1, 1024, on_line, &v->cycle) != 0)
+        tn_iostream_close(stream);
+}
+
+static void on_server_freed(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* One client against server; returns 1 if it got the whole answer. */
+static int server_client(tn_ioloop_t *loop, srv_t *v, int port, long n)
+{
+    int before = v->accepted;
+    tn_peer_t peer = {.family = AF_INET, .port = port, .send = "hello\n", .send_len = 6};
+    UNINJECTED(tn_peer_start(&peer));
+    /* Until the connection was served and closed, or the client gave up
+     * (its connection dropped or never accepted: the peer times out). */
+    for (int i = 0; i < 400; i++) {
+        UNINJECTED(tn_test_settle(loop, 5));
+        if (v->accepted > before && v->cycle.closes == 1)
+            break;
+    }
+    UNINJECTED(tn_peer_join(&peer));
+    int full = peer.recv_len == (size_t)ANSWER && memcmp(peer.recv, answer, ANSWER) == 0;
+    if (v->accepted > before) {
+        cr_assert_eq(v->cycle.closes, 1, "N=%ld: accepted connection never closed", n);
+        check_outcome(&v->cycle, full, n);
+    }
+    UNINJECTED(tn_peer_free(&peer));
+    return full;
+}
+
+static long server_session(long fail_at)
+{
+    seen = 0;
+    countdown = fail_at;
+    tn_ioloop_t *loop = NULL;
+    int err = tn_ioloop_new(&loop);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM);
+        countdown = -1;
+        last_hit = 1;
+        return seen;
+    }
+    srv_t v = {0};
+    tn_tcpserver_options_t opts = {.handle_stream = srv_accept, .arg = &v};
+    tn_tcpserver_t *server = NULL;
+    err = tn_tcpserver_new(loop, &opts, &server);
+    if (err == 0) {
+        err = tn_tcpserver_listen(server, 0, "127.0.0.1");
+        cr_assert(err == 0 || err == TN_ENOMEM || err == UV_EAI_MEMORY, "N=%ld: listen %s", fail_at,
+                  tn_err_name(err));
+        if (err == 0)
+            server_client(loop, &v, tn_tcpserver_port(server), fail_at);
+    } else {
+        cr_assert_eq(err, TN_ENOMEM);
+    }
+    last_hit = fail_at >= 0 && countdown < 0;
+    long made = seen;
+    countdown = -1;
+    if (server == NULL || tn_tcpserver_port(server) == 0) {
+        if (server != NULL) {
+            int freed = 0;
+            tn_tcpserver_free(server, on_server_freed, &freed);
+            for (int i = 0; i < 100 && !freed; i++)
+                tn_test_settle(loop, 5);
+            cr_assert_eq(freed, 1);
+        }
+        cr_assert_eq(tn_tcpserver_new(loop, &opts, &server), 0);
+        cr_assert_eq(tn_tcpserver_listen(server, 0, "127.0.0.1"), 0);
+    }
+    /* Healthy again: the same server serves the next client in full. */
+    cr_assert(server_client(loop, &v, tn_tcpserver_port(server), fail_at), "N=%ld", fail_at);
+    int freed = 0;
+    tn_tcpserver_free(server, on_server_freed, &freed);
+    for (int i = 0; i < 100 && !freed; i++)
+        tn_test_settle(loop, 5);
+    cr_assert_eq(freed, 1);
+    cr_assert_eq(tn_ioloop_close(loop, 0), 0, "N=%ld: %zu objects alive", fail_at,
+                 tn_ioloop_alive_count(loop));
+    return made;
+}
+
+Test(faults_oom, server_accept_and_cycle_every_allocation_fails_cleanly)
+{
+    for (int i = 0; i < ANSWER; i++)
+        answer[i] = (char)('a' + i % 26);
+    cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, free), 0);
+    long total = server_session(-1);
+    cr_assert_gt(total, 5);
+    long n;
+    for (n = 0; n < 10000; n++) {
+        server_session(n);
+        if (!last_hit && n >= total)
+            break;
+    }
+    cr_assert_lt(n, 10000);
+    cr_log_info("server: %ld allocations, swept N = 0..%ld", total, n);
+    countdown = -1;
+    tn_replace_allocator(malloc, realloc, calloc, free);
+}
+
+/* ---- connecting under allocation failure ---------------------------------- */
+
+/* A client connects (tn_iostream_connect to a numeric address, or
+ * tn_tcpclient_connect by name), writes one line and closes. Each N must end
+ * with the connect callback exactly once (or a TN_ENOMEM return, then never),
+ * and the listening side seeing the line, EOF or nothing. */
+
+typedef struct {
+    tn_ioloop_t *loop;
+    int connects, connect_status;
+    int writes, write_status;
+    int closes;
+    int done;
+} client_t;
+
+static void client_closed(tn_iostream_t *s, void *arg)
+{
+    client_t *c = arg;
+    (void)s;
+    c->closes++;
+    cr_assert_eq(c->closes, 1, "client close callback twice");
+    c->done = 1;
+}
+
+static void client_written(tn_iostream_t *s, int status, void *arg)
+{
+    client_t *c = arg;
+    c->writes++;
+    cr_assert_eq(c->writes, 1);
+    c->write_status = status;
+    tn_iostream_close(s);
+}
+
+static void client_connected(tn_iostream_t *s, int status, void *arg)
+{
+    client_t *c = arg;
+    c->connects++;
+    cr_assert_eq(c->connects, 1, "connect callback twice");
+    c->connect_status = status;
+    if (status != 0) {
+        /* tn_tcpclient_connect hands no stream on failure; a stream from
+         * tn_iostream_connect closes by itself. */
+        if (s == NULL)
+            c->done = 1;
+        return;
+    }
+    tn_iostream_set_close_callback(s, client_closed, c);
+    int err = tn_iostream_write(s, "hello\n", 6, client_written, c);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM);
+        tn_iostream_close(s);
+    }
+}
+
+/* Returns 1 if the line arrived. by_name: tn_tcpclient_connect. */
+static int client_cycle(tn_ioloop_t *loop, int lfd, int port, int by_name, long n)
+{
+    client_t c = {.loop = loop};
+    tn_iostream_t *s = NULL;
+    int err = by_name
+                  ? tn_tcpclient_connect(loop, "127.0.0.1", port, 5000, NULL, client_connected, &c)
+                  : tn_iostream_connect(loop, "127.0.0.1", port, NULL, client_connected, &c, &s);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM, "N=%ld: connect returned %s", n, tn_err_name(err));
+        cr_assert_eq(c.connects, 0);
+        return 0;
+    }
+    if (s != NULL)
+        tn_iostream_set_close_callback(s, client_closed, &c);
+    for (int i = 0; i < 1000 && !c.done; i++)
+        UNINJECTED(tn_test_settle(loop, 5));
+    cr_assert_eq(c.done, 1, "N=%ld: the client never finished", n);
+    cr_assert_eq(c.connects, 1, "N=%ld", n);
+    cr_assert_leq(c.closes, 1);
+    /* What reached the listener: the line, or the connection ended (or
+     * never came). */
+    char buf[16];
+    size_t got = 0;
+    int afd = accept(lfd, NULL, NULL);
+    if (afd >= 0) {
+        struct timeval tv = {5, 0};
+        setsockopt(afd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ssize_t r;
+        while (got < sizeof(buf) && (r = recv(afd, buf + got, sizeof(buf) - got, 0)) > 0)
+            got += (size_t)r;
+        close(afd);
+    }
+    int line = got == 6 && memcmp(buf, "hello\n", 6) == 0;
+    if (c.connect_status == 0 && c.write_status == 0 && c.writes == 1)
+        cr_assert(line, "N=%ld: a completed write did not arrive", n);
+    return line;
+}
+
+static long client_session(long fail_at, int by_name)
+{
+    seen = 0;
+    countdown = fail_at;
+    tn_ioloop_t *loop = NULL;
+    int err = tn_ioloop_new(&loop);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM);
+        countdown = -1;
+        last_hit = 1;
+        return seen;
+    }
+    int port, lfd;
+    UNINJECTED(lfd = tn_test_raw_listener(AF_INET, 8, &port));
+    int line = client_cycle(loop, lfd, port, by_name, fail_at);
+    last_hit = fail_at >= 0 && countdown < 0;
+    if (!last_hit)
+        cr_assert(line, "N=%ld: no failure injected, yet no line", fail_at);
+    long made = seen;
+    countdown = -1;
+    cr_assert(client_cycle(loop, lfd, port, by_name, fail_at), "N=%ld: healthy cycle", fail_at);
+    close(lfd);
+    tn_test_settle(loop, 5);
+    cr_assert_eq(tn_ioloop_close(loop, 0), 0, "N=%ld: %zu objects alive", fail_at,
+                 tn_ioloop_alive_count(loop));
+    return made;
+}
+
+static void client_sweep(int by_name)
+{
+    cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, free), 0);
+    long total = client_session(-1, by_name);
+    cr_assert_gt(total, 3);
+    long n;
+    for (n = 0; n < 10000; n++) {
+        client_session(n, by_name);
+        if (!last_hit && n >= total)
+            break;
+    }
+    cr_assert_lt(n, 10000);
+    cr_log_info("%s: %ld allocations, swept N = 0..%ld", by_name ? "tcpclient" : "connect", total,
+                n);
+    countdown = -1;
+    tn_replace_allocator(malloc, realloc, calloc, free);
+}
+
+Test(faults_oom, iostream_connect_every_allocation_fails_cleanly)
+{
+    client_sweep(0);
+}
+
+Test(faults_oom, tcpclient_connect_every_allocation_fails_cleanly)
+{
+    client_sweep(1);
 }

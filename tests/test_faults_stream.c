@@ -280,6 +280,57 @@ Test(faults, F3_close_with_pending_read)
     tn_test_close(loop, 0);
 }
 
+/* A read callback that runs while the stream is ending may start another
+ * read the leftover buffer satisfies (a pipelined request, say); that read
+ * is delivered too, and still before the close callback, which stays the
+ * last callback of the stream. */
+typedef struct {
+    rec_t r;
+    int lines;
+} chain_t;
+
+static void on_chained_line(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
+{
+    chain_t *c = arg;
+    if (status == TN_ECLOSED && c->lines == 3) {
+        /* the read asked for after the last line: the peer is gone */
+        note(&c->r, 'x');
+        return;
+    }
+    note(&c->r, 'l');
+    cr_assert_eq(status, 0, "line %d: %s", c->lines, tn_err_name(status));
+    cr_assert_eq(len, 2);
+    cr_assert_eq(data[0], 'a' + c->lines);
+    c->lines++;
+    int err = tn_iostream_read_until(s, "\n", 1, 0, on_chained_line, c);
+    cr_assert(err == 0 || err == TN_ECLOSED);
+}
+
+Test(faults, F3_reads_chained_while_closing_come_before_the_close_callback)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    chain_t c = {0};
+    rec_init(&c.r, loop, mt->stream);
+    cr_assert_eq(tn_iostream_read_until(mt->stream, "\n", 1, 0, on_chained_line, &c), 0);
+    tn_mt_feed(mt, "a\nb\nc\n", 6, 0);
+    /* The peer leaves before the first line was delivered. */
+    tn_mt_eof(mt, TN_EOF);
+    for (int k = 0; k < 10 && c.r.closes == 0; k++)
+        tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.lines, 3);
+    cr_assert_eq(c.r.closes, 1);
+    /* The fourth read either fails at once (the stream had closed) or,
+     * when the EOF arrived while lines were still to be handed over,
+     * completes with TN_ECLOSED; either way before the close callback. */
+    cr_assert(strcmp(c.r.order, "lllc") == 0 || strcmp(c.r.order, "lllxc") == 0, "order %s",
+              c.r.order);
+    tn_mt_free(mt);
+    assert_mt_still_serving(loop);
+    tn_test_close(loop, 0);
+}
+
 /* ---- F4: a read callback closes its own stream ---------------------------- */
 
 typedef struct {

@@ -651,3 +651,33 @@ Test(iostream, eof_during_a_delivery_hands_over_the_bytes_first)
     tn_mt_free(mt);
     tn_test_close(loop, 0);
 }
+
+/* A read started inside a read_some callback is matched against the buffer
+ * after the callback's consumption, not before (found by fuzz_read: the new
+ * read was handed the consumed bytes again, and read past the buffer). */
+static size_t consume_two_then_read(tn_iostream_t *s, int status, const char *data, size_t len,
+                                    void *arg)
+{
+    cr_assert_eq(status, 0);
+    cr_assert_eq(len, 6);
+    cr_assert_eq(memcmp(data, "abcdef", 6), 0);
+    cr_assert_eq(tn_iostream_read_bytes(s, 100, 1, on_read, arg), 0);
+    return 2;
+}
+
+Test(iostream, read_started_in_read_some_callback_sees_only_unconsumed_bytes)
+{
+    tn_ioloop_t *loop = tn_test_loop_new();
+    tn_mt_t *mt = tn_mt_new(loop, NULL);
+    ctx_t c = {0};
+    cr_assert_eq(tn_iostream_read_some(mt->stream, consume_two_then_read, &c), 0);
+    tn_mt_feed(mt, "abcdef", 6, 0);
+    tn_mt_turn(loop);
+    tn_mt_turn(loop);
+    cr_assert_eq(c.reads, 1);
+    cr_assert_eq(c.status, 0);
+    cr_assert_eq(c.len, 4);
+    cr_assert_eq(memcmp(c.data, "cdef", 4), 0);
+    cr_assert_eq(tn_iostream_buffered(mt->stream), 0);
+    finish(loop, mt, &c);
+}

@@ -12,7 +12,10 @@
  *   - when the stream closes, a pending read that the buffer can satisfy
  *     completes first (read_until_close with everything buffered), other
  *     pending operations complete with TN_ECLOSED, then the close callback
- *     runs, and right after it returns tornuv frees the stream.
+ *     runs, and right after it returns tornuv frees the stream. The close
+ *     callback is the stream's last: a read that a completion callback
+ *     starts while the stream closes (satisfied from what is still
+ *     buffered, or refused with TN_ECLOSED) completes before it.
  * Loop thread only. */
 #ifndef TORNUV_IOSTREAM_H
 #define TORNUV_IOSTREAM_H
@@ -96,8 +99,9 @@ TN_EXTERN int tn_iostream_read_until_close(tn_iostream_t *s, tn_read_cb cb, void
  * returns how much it consumed (for parsers that work straight on the
  * buffer, such as the HTTP layer); the rest stays buffered. A read_some
  * started from inside cb ("I need more") waits for bytes cb has not seen
- * yet; one started later completes as soon as anything is buffered. On
- * close cb gets TN_ECLOSED (or, if unseen bytes remain, those first).
+ * yet; one started later completes as soon as anything is buffered; any
+ * other read cb starts is matched against what cb left, once it returned.
+ * On close cb gets TN_ECLOSED (or, if unseen bytes remain, those first).
  * Tornado: none (HTTP1Connection reads with read_until_regex/read_bytes). */
 TN_EXTERN int tn_iostream_read_some(tn_iostream_t *s, tn_consume_cb cb, void *arg);
 
