@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Windows subset: cross-builds tornuv with mingw-w64 (warnings as errors) and
-# runs the Windows test subset and an echo smoke check under wine.
+# runs the Windows test subset and echo and demo smoke checks under wine.
 # This is a mingw-w64 build run under wine on Linux, NOT real Windows.
 #
 #   scripts/windows.sh            everything (installs what is missing first)
@@ -182,6 +182,29 @@ if [ "$reply" = "hello from linux" ]; then
     echo "   echo_stream.exe on port $port answered: $reply"
 else
     echo "   echo smoke FAILED (port '${port}', reply '${reply}')"; cat "$out"; status=1
+fi
+
+echo "== demo smoke: examples/demo.exe (the web layer) under wine, a Linux client"
+out=$tb/demo.out
+wine "$tb/examples/demo.exe" --port 0 --static examples/static >"$out" 2>&1 &
+demo_pid=$!
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -nE 's|.*serving http://127\.0\.0\.1:([0-9]+)/.*|\1|p' "$out" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+body=""; css=""
+if [ -n "$port" ]; then
+    body=$(curl -s --max-time 5 "http://127.0.0.1:$port/hello" || true)
+    css=$(curl -s --max-time 5 "http://127.0.0.1:$port/static/style.css" | head -c 40 || true)
+fi
+kill "$demo_pid" 2>/dev/null || true
+wait "$demo_pid" 2>/dev/null || true
+if [ "$body" = "Hello, world" ] && [[ "$css" == *"tornuv demo stylesheet"* ]]; then
+    echo "   demo.exe on port $port answered /hello and /static/style.css"
+else
+    echo "   demo smoke FAILED (port '${port}', body '${body}', css '${css}')"; cat "$out"; status=1
 fi
 
 echo "== windows.sh: $( [ $status -eq 0 ] && echo passed || echo FAILED ) in $(($(date +%s) - t0)) s"
