@@ -12,5 +12,7 @@
 #include "tornuv/net.h"
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"
+#include "tornuv/httpserver.h"
+#include "tornuv/web.h"
 
 #endif /* TORNUV_H */

@@ -106,7 +106,8 @@ static int on_body(llhttp_t *l, const char *at, size_t len)
         return fail(p, 413, TN_ETOOLARGE);
     if (p->cbs->on_body && (rc = p->cbs->on_body(p, at, len, p->arg)) < 0)
         return fail(p, 0, rc);
-    return 0;
+    /* llhttp keeps its place after a span callback that pauses. */
+    return p->pause ? HPE_PAUSED : 0;
 }
 
 static int on_chunk_ext(llhttp_t *l, const char *at, size_t len)
@@ -135,6 +136,21 @@ static int on_message_complete(llhttp_t *l)
     return HPE_PAUSED;
 }
 
+/* One table for every parser: the callbacks find their parser through
+ * llhttp's data pointer. */
+static const llhttp_settings_t k_settings = {
+    .on_method = on_method,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_chunk_extension_name = on_chunk_ext,
+    .on_chunk_extension_value = on_chunk_ext,
+    .on_chunk_complete = on_chunk_complete,
+    .on_message_complete = on_message_complete,
+};
+
 static void reset_message(tn__h1parser_t *p)
 {
     tn__h1scan_init(&p->scan, p->limits.max_header_size, p->limits.max_header_count);
@@ -152,10 +168,18 @@ static void reset_message(tn__h1parser_t *p)
     p->status = 0;
     p->cb_error = 0;
     p->phase = P_HEAD;
+    p->pause = 0;
+    p->llhttp_paused = 0;
 }
 
 int tn__h1parser_init(tn__h1parser_t *p, const tn__h1parser_limits_t *limits,
                       const tn__h1parser_cbs_t *cbs, void *arg)
+{
+    return tn__h1parser_init_shared(p, limits, cbs, arg, NULL);
+}
+
+int tn__h1parser_init_shared(tn__h1parser_t *p, const tn__h1parser_limits_t *limits,
+                             const tn__h1parser_cbs_t *cbs, void *arg, tn__h1field_t *fields)
 {
     memset(p, 0, sizeof *p);
     if (limits)
@@ -168,23 +192,17 @@ int tn__h1parser_init(tn__h1parser_t *p, const tn__h1parser_limits_t *limits,
         p->limits.max_body_size = TN_HTTP_DEFAULT_MAX_BODY_SIZE;
     if (!p->limits.max_chunk_ext_size)
         p->limits.max_chunk_ext_size = TN_HTTP_DEFAULT_MAX_CHUNK_EXT_SIZE;
-    p->fields = tn_calloc(p->limits.max_header_count, sizeof *p->fields);
-    if (!p->fields)
-        return TN_ENOMEM;
+    if (fields) {
+        p->fields = fields;
+    } else {
+        p->fields = tn_calloc(p->limits.max_header_count, sizeof *p->fields);
+        if (!p->fields)
+            return TN_ENOMEM;
+        p->owns_fields = 1;
+    }
     p->cbs = cbs;
     p->arg = arg;
-    llhttp_settings_init(&p->settings);
-    p->settings.on_method = on_method;
-    p->settings.on_url = on_url;
-    p->settings.on_header_field = on_header_field;
-    p->settings.on_header_value = on_header_value;
-    p->settings.on_headers_complete = on_headers_complete;
-    p->settings.on_body = on_body;
-    p->settings.on_chunk_extension_name = on_chunk_ext;
-    p->settings.on_chunk_extension_value = on_chunk_ext;
-    p->settings.on_chunk_complete = on_chunk_complete;
-    p->settings.on_message_complete = on_message_complete;
-    llhttp_init(&p->llhttp, HTTP_REQUEST, &p->settings);
+    llhttp_init(&p->llhttp, HTTP_REQUEST, &k_settings);
     p->llhttp.data = p;
     reset_message(p);
     return 0;
@@ -192,8 +210,10 @@ int tn__h1parser_init(tn__h1parser_t *p, const tn__h1parser_limits_t *limits,
 
 void tn__h1parser_free(tn__h1parser_t *p)
 {
-    tn_free(p->fields);
+    if (p->owns_fields)
+        tn_free(p->fields);
     p->fields = NULL;
+    p->owns_fields = 0;
 }
 
 /* Runs llhttp over [data, data+len) and maps its verdict. */
@@ -204,6 +224,10 @@ static long long run(tn__h1parser_t *p, const char *data, size_t len)
         return (long long)len;
     if (err == HPE_PAUSED && p->phase == P_DONE)
         return (long long)(llhttp_get_error_pos(&p->llhttp) - data);
+    if (err == HPE_PAUSED && p->pause) {
+        p->llhttp_paused = 1;
+        return (long long)(llhttp_get_error_pos(&p->llhttp) - data);
+    }
     p->phase = P_DEAD;
     if (err == HPE_USER || p->cb_error) {
         if (p->cb_error == 0) {
@@ -245,6 +269,12 @@ long long tn__h1parser_feed(tn__h1parser_t *p, const char *data, size_t len)
         /* The body's first bytes often arrive with the headers. */
         long long m = run(p, data + hdr, len - hdr);
         return m < 0 ? m : n + m;
+    }
+    if (p->pause)
+        return 0;
+    if (p->llhttp_paused) {
+        p->llhttp_paused = 0;
+        llhttp_resume(&p->llhttp);
     }
     return run(p, data, len);
 }

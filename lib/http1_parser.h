@@ -41,7 +41,6 @@ typedef struct {
 
 struct tn__h1parser_s {
     llhttp_t llhttp;
-    llhttp_settings_t settings;
     tn__h1scan_t scan;
     tn__h1frame_t frame;
     tn__h1parser_limits_t limits;
@@ -64,12 +63,22 @@ struct tn__h1parser_s {
     int status;   /* HTTP status to answer with on error (400/413/431) */
     int cb_error; /* code returned by a callback */
     unsigned char phase;
+    unsigned char owns_fields;
+    /* Set by the owner (e.g. from on_body) to stop feeding body bytes after
+     * the current span; feeds return 0 while set. */
+    unsigned char pause;
+    unsigned char llhttp_paused;
 };
 
 /** Initializes (allocates the field table). Returns 0 or TN_ENOMEM. */
 int tn__h1parser_init(tn__h1parser_t *p, const tn__h1parser_limits_t *limits,
                       const tn__h1parser_cbs_t *cbs, void *arg);
-/** Releases the field table. */
+/** Like init with a caller-owned field table of limits->max_header_count
+ * entries (fields NULL = allocate one). A table may be shared by every
+ * parser of a thread: fields are only used during one feed call. */
+int tn__h1parser_init_shared(tn__h1parser_t *p, const tn__h1parser_limits_t *limits,
+                             const tn__h1parser_cbs_t *cbs, void *arg, tn__h1field_t *fields);
+/** Releases the field table if owned. */
 void tn__h1parser_free(tn__h1parser_t *p);
 
 /** Feeds the unconsumed buffer. Returns the bytes consumed (>= 0), or a

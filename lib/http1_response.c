@@ -64,6 +64,8 @@ long long tn__h1_response_head(char *buf, size_t cap, tn__h1resp_t *st, int vers
         return TN_EINVAL;
     if (!reason)
         reason = tn_http_reason(status);
+    if (!reason)
+        reason = "Unknown"; /* a code without a standard phrase, as Tornado */
     if (!value_ok(reason, strlen(reason)))
         return TN_EINVAL;
     memset(st, 0, sizeof *st);

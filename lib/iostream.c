@@ -12,6 +12,7 @@
  * its own stream; the memory goes when the last reference does. */
 #include <string.h>
 
+#include "bufcache.h"
 #include "loop_defer.h"
 #include "regex_internal.h"
 #include "tornuv/transport.h"
@@ -20,6 +21,7 @@ enum read_kind { R_NONE, R_UNTIL, R_REGEX, R_BYTES, R_INTO, R_CLOSE, R_SOME };
 
 typedef struct wnode_s {
     struct wnode_s *next;
+    tn__qnode_t done; /* its completion, queued without allocating */
     tn_iostream_t *stream;
     const char *data;
     size_t len, off;
@@ -42,6 +44,9 @@ struct tn_iostream_s {
     enum read_kind kind;
     char delim[64];
     size_t delim_len, max_bytes, n, scan;
+    /* read_some: leading bytes already presented and left unconsumed; the
+     * next read_some waits for bytes beyond them. */
+    size_t some_seen;
     int partial;
     char *into;
     tn_read_cb cb;
@@ -53,6 +58,10 @@ struct tn_iostream_s {
     int pinned;
     size_t deliver_len;
     int deliver_status;
+    /* Queue entries for the delivery and the close notification: at most
+     * one of each is ever pending, and embedding them means neither can be
+     * lost to an allocation failure. */
+    tn__qnode_t deliver_node, close_node;
 
     /* read_until_regex: the pattern in use (the stream's own cached one, or
      * the caller's for the _compiled variant); one match block fits all,
@@ -65,6 +74,8 @@ struct tn_iostream_s {
     wnode_t *wq, *wtail;
     size_t unsent;
     int in_flight;
+    /* shutdown requested: sent to the transport once the queue drains */
+    int want_shutdown, shut;
 
     tn_close_cb close_cb;
     void *close_arg;
@@ -85,20 +96,39 @@ static void unref(tn_iostream_t *s)
     tn_free(s);
 }
 
-/* Deferral goes through the teardown-proof queue; it fails only when out of
- * memory or after the loop is gone, and then the callback is dropped. */
-static int defer(tn_iostream_t *s, tn_callback_cb cb, void *arg)
+/* Deferral goes through the teardown-proof queue with an entry embedded in
+ * the stream or the write, so it never needs memory: a completion the
+ * stream promised cannot be lost to an allocation failure. It fails only
+ * after the loop finished tearing down, and then the callback is dropped. */
+static int defer(tn_iostream_t *s, tn__qnode_t *node, tn_callback_cb cb, void *arg)
 {
-    int err = tn__loop_defer(s->loop, cb, arg);
+    int err = tn__loop_defer_node(s->loop, node, cb, arg);
     if (err == 0)
         s->refs++;
     return err;
 }
 
+/* Streams give their read buffer back whenever it empties (an idle
+ * connection holds none), which on a busy server means one malloc and free
+ * of a whole chunk per request, and the allocator trimming and regrowing its
+ * heap. A few empty default-size buffers are kept per thread instead. */
+#define BUF_CACHE_MAX 8
+static _Thread_local char *buf_cache[BUF_CACHE_MAX];
+static _Thread_local unsigned buf_cached;
+
+void tn__bufcache_drain(void)
+{
+    while (buf_cached > 0)
+        tn_free(buf_cache[--buf_cached]);
+}
+
 static void release_buffer_if_empty(tn_iostream_t *s)
 {
     if (s->len == 0 && s->buf != NULL && !s->delivering && !s->pinned) {
-        tn_free(s->buf);
+        if (s->cap == TN_IOSTREAM_DEFAULT_CHUNK && buf_cached < BUF_CACHE_MAX)
+            buf_cache[buf_cached++] = s->buf;
+        else
+            tn_free(s->buf);
         s->buf = NULL;
         s->start = s->cap = 0;
     }
@@ -108,7 +138,15 @@ static void update_reading(tn_iostream_t *s)
 {
     if (s->closed)
         return;
-    int want = (s->kind != R_NONE && !s->delivering) || (s->close_cb != NULL && s->len == 0);
+    /* Tornado's rule: read only while a read is pending. A completed
+     * read_some waiting for its delivery still counts: its consumer (the
+     * HTTP parser) almost always asks for more from the callback, and
+     * stopping and restarting the transport in between costs two system
+     * calls per request. It stops once a chunk's worth is buffered (libuv
+     * reads up to 32 times per wakeup; the buffer must not run away). */
+    int want = (s->kind != R_NONE &&
+                (!s->delivering || (s->kind == R_SOME && s->len < s->opts.read_chunk_size))) ||
+               (s->close_cb != NULL && s->len == 0);
     if (want && !s->reading) {
         /* A transport may refuse to read before its connect completed
          * (pipes do); on_connect asks again, and a broken transport reports
@@ -143,6 +181,9 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
             cb(s, status, NULL, 0, cb_arg);
     } else if (kind == R_SOME) {
         size_t avail = s->len;
+        /* Set before the call: a read_some started from inside the callback
+         * waits for new bytes instead of showing these again at once. */
+        s->some_seen = avail;
         s->pinned++;
         size_t used = consume_cb(s, 0, data, avail, cb_arg);
         s->pinned--;
@@ -150,13 +191,18 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
             used = avail;
         s->start += used;
         s->len -= used;
+        /* Re-armed from inside: it waits for bytes beyond the ones just
+         * shown. Armed later: whatever is buffered is shown at once. */
+        s->some_seen = s->kind == R_SOME ? avail - used : 0;
     } else if (kind == R_INTO) {
+        s->some_seen = 0;
         if (n > 0)
             memcpy(into, data, n);
         s->start += n;
         s->len -= n;
         cb(s, 0, into, n, cb_arg);
     } else {
+        s->some_seen = 0;
         s->start += n;
         s->len -= n;
         s->pinned++;
@@ -176,9 +222,9 @@ static void complete_read(tn_iostream_t *s, size_t n, int status)
     s->delivering = 1;
     s->deliver_len = n;
     s->deliver_status = status;
-    if (defer(s, on_deliver, s) != 0) {
-        /* No memory for the deferral: the read can never complete, so the
-         * stream must not pretend it will. */
+    if (defer(s, &s->deliver_node, on_deliver, s) != 0) {
+        /* The loop is gone: the read can never complete, so the stream must
+         * not pretend it will. */
         s->delivering = 0;
         s->kind = R_NONE;
         do_close(s, TN_ENOMEM);
@@ -254,7 +300,7 @@ static int try_read(tn_iostream_t *s, int at_close)
         }
         return 0;
     case R_SOME:
-        if (s->len > 0) {
+        if (s->len > s->some_seen) {
             complete_read(s, s->len, 0);
             return 1;
         }
@@ -292,7 +338,7 @@ static void finish_head(tn_iostream_t *s, int status)
         s->wtail = NULL;
     s->unsent -= w->len - w->off;
     w->status = status;
-    if (defer(s, on_write_complete, w) != 0) {
+    if (defer(s, &w->done, on_write_complete, w) != 0) {
         if (w->owned)
             tn_free((void *)w->data);
         tn_free(w);
@@ -324,6 +370,12 @@ static void flush(tn_iostream_t *s)
             }
         }
         finish_head(s, 0);
+    }
+    if (s->want_shutdown && !s->shut && s->wq == NULL && !s->closed) {
+        s->shut = 1;
+        int err = s->ops->shutdown ? s->ops->shutdown(s->transport) : TN_ENOTSUP;
+        if (err != 0)
+            do_close(s, err);
     }
 }
 
@@ -365,6 +417,10 @@ void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size
     size_t room = s->opts.max_buffer_size + 1 - s->len;
     if (chunk > room)
         chunk = room;
+    if (s->buf == NULL && chunk <= TN_IOSTREAM_DEFAULT_CHUNK && buf_cached > 0) {
+        s->buf = buf_cache[--buf_cached];
+        s->cap = TN_IOSTREAM_DEFAULT_CHUNK;
+    }
     if (s->cap - s->start - s->len < chunk) {
         if (s->start > 0 && !s->delivering && !s->pinned) {
             memmove(s->buf, s->buf + s->start, s->len);
@@ -415,6 +471,9 @@ void tn_iostream__on_write_done(tn_iostream_t *s, int status)
         do_close(s, status);
         return;
     }
+    /* The transport took the rest of the head write: it is no longer unsent
+     * (max_write_buffer_size and write_buffered count only what waits). */
+    s->unsent -= s->wq->len - s->wq->off;
     s->wq->off = s->wq->len;
     finish_head(s, 0);
     flush(s);
@@ -440,7 +499,7 @@ void tn_iostream__on_closed(tn_iostream_t *s)
     while (s->wq != NULL)
         finish_head(s, TN_ECLOSED);
     s->in_flight = 0;
-    if (defer(s, on_close_callback, s) != 0)
+    if (defer(s, &s->close_node, on_close_callback, s) != 0)
         s->close_cb = NULL;
     unref(s); /* the transport's reference */
 }
@@ -614,6 +673,8 @@ static int check_write(const tn_iostream_t *s, size_t len)
 {
     if (s->closed)
         return TN_ECLOSED;
+    if (s->want_shutdown)
+        return TN_EFINISHED;
     if (s->opts.max_write_buffer_size && s->unsent + len > s->opts.max_write_buffer_size)
         return TN_EBUFFULL;
     return 0;
@@ -662,6 +723,17 @@ int tn_iostream_write_ref(tn_iostream_t *s, const void *data, size_t len, tn_wri
     return queue_write(s, data, len, 0, cb, arg);
 }
 
+int tn_iostream_shutdown(tn_iostream_t *s)
+{
+    if (s->closed)
+        return TN_ECLOSED;
+    if (s->want_shutdown)
+        return 0;
+    s->want_shutdown = 1;
+    flush(s);
+    return 0;
+}
+
 void tn_iostream_set_close_callback(tn_iostream_t *s, tn_close_cb cb, void *arg)
 {
     s->close_cb = cb;
@@ -697,6 +769,11 @@ int tn_iostream_writing(const tn_iostream_t *s)
 int tn_iostream_error(const tn_iostream_t *s)
 {
     return s->error;
+}
+
+size_t tn_iostream_write_buffered(const tn_iostream_t *s)
+{
+    return s->unsent;
 }
 
 size_t tn_iostream_buffered(const tn_iostream_t *s)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds tornuv and runs the whole test suite.
-#   scripts/test.sh              build/ (warnings as errors), format + layering checks, all tests
+#   scripts/test.sh              build/ (warnings as errors), format + layering checks, all tests,
+#                                the install/consumer check and the headless-browser chat test
 #   scripts/test.sh --sanitize   build-asan/ with ASan+UBSan; any sanitizer report fails the run
 # Prints one Criterion synthesis per test program and a final "N passed, N failed".
 set -euo pipefail
@@ -56,9 +57,23 @@ for t in "$bdir"/tests/test_*; do
     total_pass=$((total_pass + pass)); total_fail=$((total_fail + fail))
 done
 
+echo "== examples: answer a request, stop cleanly on SIGINT"
+if bash scripts/examples.sh "$bdir"; then
+    total_pass=$((total_pass + 1))
+else
+    failed_progs+=(examples); total_fail=$((total_fail + 1))
+fi
+
 if [ "$mode" = plain ]; then
     echo "== install + consumer project (find_package and pkg-config)"
     bash scripts/consumer.sh "$bdir" || { failed_progs+=(consumer); total_fail=$((total_fail + 1)); }
+    echo "== browser: headless Chromium on the demo's chat (tests/browser/chat_test.py)"
+    bash scripts/deps.sh chromium chromium-driver python3
+    if python3 tests/browser/chat_test.py "$bdir" 2>/dev/null; then
+        total_pass=$((total_pass + 1))
+    else
+        failed_progs+=(browser_chat); total_fail=$((total_fail + 1))
+    fi
 fi
 
 [ ${#failed_progs[@]} -gt 0 ] && echo "failed: ${failed_progs[*]}"

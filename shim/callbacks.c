@@ -172,6 +172,22 @@ int tn__loop_defer(tn_ioloop_t *loop, tn_callback_cb cb, void *arg)
     return push(loop, cb, arg, 1);
 }
 
+int tn__loop_defer_node(tn_ioloop_t *loop, tn__qnode_t *node, tn_callback_cb cb, void *arg)
+{
+    if (loop->state >= TN__LOOP_FINAL)
+        return TN_EDETACHED;
+    node->cb = cb;
+    node->arg = arg;
+    node->embedded = 1;
+    node->internal = 1;
+    uv_mutex_lock(&loop->mutex);
+    node->seq = loop->next_seq++;
+    list_append(&loop->queue, node);
+    uv_mutex_unlock(&loop->mutex);
+    arm_idle(loop);
+    return 0;
+}
+
 void tn__callbacks_push_node(tn_ioloop_t *loop, tn__qnode_t *node)
 {
     node->embedded = 1;

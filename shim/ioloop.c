@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "../lib/bufcache.h"
 #include "ioloop_private.h"
 
 static _Thread_local tn_ioloop_t *current_loop;
@@ -66,6 +67,8 @@ void tn__loop_free(tn_ioloop_t *loop)
     tn__handlers_free(loop);
     tn__syncs_free(loop);
     tn_free(loop);
+    /* The thread's spare read buffers go with its loop. */
+    tn__bufcache_drain();
 }
 
 int tn_ioloop_new(tn_ioloop_t **loop_out)

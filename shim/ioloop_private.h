@@ -10,19 +10,12 @@
 #include "idmap.h"
 #include "loop_internal.h"
 
-/* One entry of the add_callback queue. Nodes of callbacks are allocated per
- * call; a timeout that runs through the queue (zero delay, or due while older
- * callbacks wait) embeds its own node (see timeout.c), so removing it is an
- * unlink and never a search. */
-typedef struct tn__qnode_s tn__qnode_t;
-struct tn__qnode_s {
-    tn__qnode_t *prev, *next;
-    tn_callback_cb cb;
-    void *arg;
-    uint64_t seq; /* position in the loop's one FIFO order */
-    int embedded; /* not allocated by the queue: never freed by it */
-    int internal; /* queued by tn__loop_defer: a library completion */
-};
+/* tn__qnode_t, one entry of the add_callback queue, is declared in
+ * lib/loop_defer.h (lib/ embeds them too). Nodes of callbacks are allocated
+ * per call; a timeout that runs through the queue (zero delay, or due while
+ * older callbacks wait) embeds its own node (see timeout.c), so removing it
+ * is an unlink and never a search. */
+#include "loop_defer.h"
 
 typedef struct tn__signal_s tn__signal_t;
 

@@ -126,6 +126,102 @@ TN_EXTERN size_t tn_args_count(const tn_args_t *a);
 TN_EXTERN int tn_args_at(const tn_args_t *a, size_t i, tn_strview_t *name, tn_strview_t *value);
 
 /* ---------------------------------------------------------------------------
+ * Request bodies: application/x-www-form-urlencoded and multipart/form-data.
+ * Uploaded files go into a tn_files_t: an ordered list of (field name,
+ * filename, content type, body), every string copied and NUL-terminated. */
+typedef struct tn_files_s tn_files_t;
+
+/** One uploaded file; every view is borrowed from its tn_files_t and
+ * NUL-terminated (the body may also contain NUL bytes). */
+typedef struct {
+    tn_strview_t name;         /**< form field name */
+    tn_strview_t filename;     /**< as the client sent it: never trust it as a path */
+    tn_strview_t content_type; /**< "application/unknown" when the part had none */
+    tn_strview_t body;
+} tn_http_file_t;
+
+/** Creates an empty file list. Returns 0 or TN_ENOMEM.
+ * Tornado: the dict of lists in HTTPServerRequest.files. */
+TN_EXTERN int tn_files_new(tn_files_t **out);
+
+/** Frees the list and every file in it (NULL is a no-op). Tornado: none. */
+TN_EXTERN void tn_files_free(tn_files_t *f);
+
+/** Removes every file. Tornado: none. */
+TN_EXTERN void tn_files_clear(tn_files_t *f);
+
+/** Appends one file (every string copied; content_type NULL gives
+ * "application/unknown"). Returns 0 or TN_ENOMEM. Tornado: none. */
+TN_EXTERN int tn_files_add(tn_files_t *f, const char *name, size_t name_len, const char *filename,
+                           size_t filename_len, const char *content_type, size_t content_type_len,
+                           const char *body, size_t body_len);
+
+/** Number of files. Tornado: sum(len(v) for v in files.values()). */
+TN_EXTERN size_t tn_files_count(const tn_files_t *f);
+
+/** The i-th file in order into *out. Returns 0 or TN_ENOTFOUND.
+ * Tornado: iterating HTTPServerRequest.files. */
+TN_EXTERN int tn_files_at(const tn_files_t *f, size_t i, tn_http_file_t *out);
+
+/** The first file uploaded under field name (NUL-terminated) into *out.
+ * Returns 0 or TN_ENOTFOUND. Tornado: request.files[name][0]. */
+TN_EXTERN int tn_files_get(const tn_files_t *f, const char *name, tn_http_file_t *out);
+
+/** Limits of one multipart parse; zero selects the default. */
+typedef struct {
+    size_t max_parts;            /**< default TN_MULTIPART_DEFAULT_MAX_PARTS */
+    size_t max_part_header_size; /**< bytes of one part's header block; default below */
+} tn_multipart_limits_t;
+
+#define TN_MULTIPART_DEFAULT_MAX_PARTS 100
+#define TN_MULTIPART_DEFAULT_MAX_PART_HEADER_SIZE 10240
+/** Longest boundary accepted (RFC 2046 allows 70; some clients exceed it). */
+#define TN_MULTIPART_MAX_BOUNDARY 200
+
+/** Extracts the boundary parameter of a multipart Content-Type value
+ * ("multipart/form-data; boundary=xyz", the value may be quoted) into out
+ * (cap bytes, NUL-terminated), its length in *out_len. The media type must be
+ * multipart/form-data (case-insensitive). Returns 0, TN_EHTTP (another type,
+ * no boundary, an empty or overlong one, or broken quoting) or TN_EINVAL (cap
+ * too small).
+ * Tornado: the boundary lookup in httputil.parse_body_arguments. */
+TN_EXTERN int tn_multipart_boundary(const char *content_type, size_t len, char *out, size_t cap,
+                                    size_t *out_len);
+
+/** Parses a multipart/form-data body delimited by boundary (without the
+ * leading "--"). Parts with a filename (or RFC 2231 filename*) parameter go
+ * to files (which may be NULL to drop them), the others to fields as
+ * name -> value. Text before the first delimiter (preamble) and after the
+ * final "--boundary--" (epilogue) is ignored, as are empty parts.
+ *
+ * Every part must have a header block ending in CRLF CRLF, only well-formed
+ * "Name: value" lines without control characters, a Content-Disposition of
+ * form-data with a non-empty name, and end with CRLF before the next
+ * delimiter. The work is linear in len (times the boundary length at worst).
+ *
+ * Returns 0, TN_EHTTP (malformed: no final boundary, a part without headers
+ * or name, a bad header line), TN_ETOOLARGE (more than max_parts parts, or a
+ * part header block over max_part_header_size) or TN_ENOMEM. Fields and
+ * files added before an error stay. limits may be NULL for the defaults.
+ * Tornado: httputil.parse_multipart_form_data (which logs and skips bad
+ * parts; tornuv refuses the body). */
+TN_EXTERN int tn_multipart_parse(const char *boundary, size_t boundary_len, const char *body,
+                                 size_t len, const tn_multipart_limits_t *limits, tn_args_t *fields,
+                                 tn_files_t *files);
+
+/** Parses a request body by its Content-Type: application/x-www-form-urlencoded
+ * (up to TN_ARGS_DEFAULT_MAX arguments) into args, multipart/form-data into
+ * args and files; any other type is left alone (returns 0). content_type may
+ * be NULL (nothing to do). Returns 0 or the codes of tn_args_parse_query,
+ * tn_multipart_boundary and tn_multipart_parse. Refusing bodies with a
+ * Content-Encoding is the caller's business.
+ * Tornado: httputil.parse_body_arguments. */
+TN_EXTERN int tn_http_parse_body_arguments(const char *content_type, size_t content_type_len,
+                                           const char *body, size_t len,
+                                           const tn_multipart_limits_t *limits, tn_args_t *args,
+                                           tn_files_t *files);
+
+/* ---------------------------------------------------------------------------
  * Cookies */
 
 /** Parses a Cookie request header into a (name -> value) argument map, the

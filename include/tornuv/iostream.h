@@ -92,9 +92,12 @@ TN_EXTERN int tn_iostream_read_into(tn_iostream_t *s, char *buf, size_t len, int
  * Tornado: IOStream.read_until_close(). */
 TN_EXTERN int tn_iostream_read_until_close(tn_iostream_t *s, tn_read_cb cb, void *arg);
 
-/** Completes when at least one byte is buffered, handing cb everything
- * buffered; cb returns how much it consumed (for parsers that work straight
- * on the buffer, such as the HTTP layer). On close cb gets TN_ECLOSED.
+/** Completes when bytes are buffered, handing cb everything buffered; cb
+ * returns how much it consumed (for parsers that work straight on the
+ * buffer, such as the HTTP layer); the rest stays buffered. A read_some
+ * started from inside cb ("I need more") waits for bytes cb has not seen
+ * yet; one started later completes as soon as anything is buffered. On
+ * close cb gets TN_ECLOSED (or, if unseen bytes remain, those first).
  * Tornado: none (HTTP1Connection reads with read_until_regex/read_bytes). */
 TN_EXTERN int tn_iostream_read_some(tn_iostream_t *s, tn_consume_cb cb, void *arg);
 
@@ -122,6 +125,12 @@ TN_EXTERN int tn_iostream_writev(tn_iostream_t *s, const tn_buf_t *bufs, size_t 
  * Tornado: IOStream.write(memoryview). */
 TN_EXTERN int tn_iostream_write_ref(tn_iostream_t *s, const void *data, size_t len, tn_write_cb cb,
                                     void *arg);
+
+/** Ends the sending side once every queued write has been handed to the OS
+ * (a TCP FIN; reading goes on). Later writes return TN_EFINISHED.
+ * Idempotent. Returns 0 or TN_ECLOSED.
+ * Tornado: none (socket.shutdown(SHUT_WR) on the stream's socket). */
+TN_EXTERN int tn_iostream_shutdown(tn_iostream_t *s);
 
 /** Sets the callback run (once, deferred) when the stream closes for any
  * reason. On an idle stream with an empty buffer it starts reading so a
@@ -153,6 +162,11 @@ TN_EXTERN int tn_iostream_error(const tn_iostream_t *s);
 
 /** Bytes buffered and not yet read. Tornado: IOStream._read_buffer_size. */
 TN_EXTERN size_t tn_iostream_buffered(const tn_iostream_t *s);
+
+/** Bytes queued by writes and not yet handed to the OS (the figure
+ * max_write_buffer_size caps). Tornado: IOStream._total_write_index -
+ * _total_write_done_index. */
+TN_EXTERN size_t tn_iostream_write_buffered(const tn_iostream_t *s);
 
 /** Sets TCP_NODELAY where the transport has it. Returns 0 or an error.
  * Tornado: IOStream.set_nodelay(value). */

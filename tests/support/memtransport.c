@@ -1,5 +1,7 @@
 /* The in-memory transport (see memtransport.h). */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "memtransport.h"
@@ -20,7 +22,7 @@ static void append(tn_mt_t *mt, const char *p, size_t n)
 {
     if (mt->out_len + n > mt->out_cap) {
         size_t cap = (mt->out_len + n) * 2 + 64;
-        mt->out = tn_realloc(mt->out, cap);
+        mt->out = realloc(mt->out, cap);
         cr_assert_not_null(mt->out);
         mt->out_cap = cap;
     }
@@ -56,7 +58,7 @@ static int mt_write(void *t, const tn_buf_t *bufs, size_t nbufs)
 
 static int mt_shutdown(void *t)
 {
-    (void)t;
+    ((tn_mt_t *)t)->shut = 1;
     return 0;
 }
 
@@ -75,7 +77,7 @@ static void mt_close(void *t)
     mt->reading = 0;
     /* like uv_close: pending writes are cancelled, completion comes later */
     mt->pending_writes = 0;
-    cr_assert_eq(tn_ioloop_add_callback(mt->loop, on_mt_closed, mt), 0);
+    cr_assert_eq(tn__loop_defer_node(mt->loop, &mt->close_node, on_mt_closed, mt), 0);
 }
 
 static int mt_nodelay(void *t, int on)
@@ -98,13 +100,25 @@ static int mt_address(void *t, char *ip, size_t iplen, int *port)
 static const tn_transport_ops_t mt_ops = {mt_read_start, mt_read_stop, mt_try_write, mt_write,
                                           mt_shutdown,   mt_close,     mt_nodelay,   mt_address};
 
-tn_mt_t *tn_mt_new(tn_ioloop_t *loop, const tn_iostream_options_t *opts)
+tn_mt_t *tn_mt_try_new(tn_ioloop_t *loop, const tn_iostream_options_t *opts)
 {
-    tn_mt_t *mt = tn_calloc(1, sizeof(*mt));
+    tn_mt_t *mt = calloc(1, sizeof(*mt));
     cr_assert_not_null(mt);
     mt->loop = loop;
     mt->accept_limit = -1;
-    cr_assert_eq(tn_iostream_new(loop, &mt_ops, mt, opts, &mt->stream), 0);
+    int err = tn_iostream_new(loop, &mt_ops, mt, opts, &mt->stream);
+    if (err != 0) {
+        cr_assert_eq(err, TN_ENOMEM);
+        free(mt);
+        return NULL;
+    }
+    return mt;
+}
+
+tn_mt_t *tn_mt_new(tn_ioloop_t *loop, const tn_iostream_options_t *opts)
+{
+    tn_mt_t *mt = tn_mt_try_new(loop, opts);
+    cr_assert_not_null(mt);
     return mt;
 }
 
@@ -118,8 +132,12 @@ size_t tn_mt_feed(tn_mt_t *mt, const char *data, size_t len, size_t chunk)
         char *base;
         size_t room;
         tn_iostream__on_alloc(mt->stream, want, &base, &room);
-        if (room == 0)
+        if (room == 0) {
+            /* No buffer: report it as libuv does (UV_ENOBUFS). */
+            if (!mt->closed)
+                tn_iostream__on_read(mt->stream, -ENOBUFS);
             break;
+        }
         if (want > room)
             want = room;
         memcpy(base, data + done, want);
@@ -157,6 +175,6 @@ void tn_mt_turn(tn_ioloop_t *loop)
 
 void tn_mt_free(tn_mt_t *mt)
 {
-    tn_free(mt->out);
-    tn_free(mt);
+    free(mt->out);
+    free(mt);
 }

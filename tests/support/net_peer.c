@@ -121,13 +121,33 @@ static void reset_close(int fd)
     close(fd);
 }
 
+static void peer_body(tn_peer_t *p);
+
 static void *peer_main(void *arg)
 {
     tn_peer_t *p = arg;
+    peer_body(p);
+    __atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+void tn_peer_run_until_done(tn_ioloop_t *loop, tn_peer_t *p, uint64_t timeout_ms)
+{
+    double t0 = tn_test_now_ms();
+    while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) &&
+           tn_test_now_ms() - t0 < (double)timeout_ms)
+        tn_test_settle(loop, 5);
+    cr_assert(__atomic_load_n(&p->done, __ATOMIC_ACQUIRE), "peer finished within %llu ms",
+              (unsigned long long)timeout_ms);
+    tn_peer_join(p);
+}
+
+static void peer_body(tn_peer_t *p)
+{
     int fd = p->fd > 0 ? p->fd : tn_peer_connect(p->family, p->port, p->path);
     if (fd < 0) {
         p->connect_err = fd;
-        return NULL;
+        return;
     }
     set_timeouts(fd);
     size_t off = 0;
@@ -135,9 +155,12 @@ static void *peer_main(void *arg)
         size_t n = p->send_len - off;
         if (p->chunk > 0 && n > p->chunk)
             n = p->chunk;
+        if (off > 0 && p->chunk_delay_ms)
+            sleep_ms(p->chunk_delay_ms);
         ssize_t w = send(fd, p->send + off, n, MSG_NOSIGNAL);
         if (w <= 0) {
             p->read_err = -errno;
+            p->send_err = -errno;
             break;
         }
         off += (size_t)w;
@@ -145,7 +168,7 @@ static void *peer_main(void *arg)
     if (p->reset) {
         sleep_ms(p->reset_after_ms);
         reset_close(fd);
-        return NULL;
+        return;
     }
     if (p->shutdown_wr)
         shutdown(fd, SHUT_WR);
@@ -173,7 +196,7 @@ static void *peer_main(void *arg)
         p->recv_len += (size_t)r;
     }
     close(fd);
-    return NULL;
+    return;
 }
 
 void tn_peer_start(tn_peer_t *p)

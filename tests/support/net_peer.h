@@ -23,6 +23,7 @@ typedef struct {
     const char *send;
     size_t send_len;
     size_t chunk;
+    unsigned chunk_delay_ms; /* pause between chunks */
     /* After sending: shutdown(SHUT_WR) (half-close), or reset the connection
      * (SO_LINGER {1,0} + close) after reset_after_ms without reading. */
     int shutdown_wr;
@@ -38,6 +39,8 @@ typedef struct {
     int eof;
     char *recv;
     size_t recv_len;
+    int send_err;      /* the first failed send, -errno */
+    volatile int done; /* set when the peer's thread has finished */
     pthread_t thread;
 } tn_peer_t;
 
@@ -54,6 +57,9 @@ int tn_peer_connect(int family, int port, const char *path);
 /* Starts the peer's thread. */
 void tn_peer_start(tn_peer_t *p);
 
+/* Runs loop until the peer's thread has finished (at most timeout_ms,
+ * asserting it did), then joins it. */
+void tn_peer_run_until_done(tn_ioloop_t *loop, tn_peer_t *p, uint64_t timeout_ms);
 /* Joins the thread (results are then valid). */
 void tn_peer_join(tn_peer_t *p);
 

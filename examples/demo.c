@@ -1,0 +1,101 @@
+/* The tornuv demo site (the README's main command):
+ *
+ *   demo [--port N] [--address A] [--static DIR] [--access-log]
+ *
+ * Serves the pages of demo_app.h on http://127.0.0.1:8888/ by default.
+ * SIGINT or SIGTERM stops it: waiting chat polls are answered, in-flight
+ * requests get up to two seconds, then the loop closes. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "demo_app.h"
+
+#ifndef TN_DEMO_STATIC_DIR
+#define TN_DEMO_STATIC_DIR "examples/static"
+#endif
+
+static void on_closed(tn_httpserver_t *server, int status, void *arg)
+{
+    (void)server;
+    (void)status;
+    tn_ioloop_stop(arg);
+}
+
+static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
+{
+    tn_httpserver_t *server = arg;
+    (void)signum;
+    tn_httpserver_stop(server);
+    demo_chat_close();
+    if (tn_httpserver_close_all_connections(server, 2000, on_closed, loop) != 0)
+        tn_ioloop_stop(loop);
+}
+
+int main(int argc, char **argv)
+{
+    const char *address = "127.0.0.1", *static_dir = TN_DEMO_STATIC_DIR;
+    int port = 8888, access_log = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--port") == 0 && next) {
+            port = atoi(next);
+            i++;
+        } else if (strcmp(argv[i], "--address") == 0 && next) {
+            address = next;
+            i++;
+        } else if (strcmp(argv[i], "--static") == 0 && next) {
+            static_dir = next;
+            i++;
+        } else if (strcmp(argv[i], "--access-log") == 0) {
+            access_log = 1;
+        } else {
+            fprintf(stderr, "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (port < 0 || port > 65535) {
+        fprintf(stderr, "demo: bad port\n");
+        return 2;
+    }
+    /* A per-run secret: signed cookies stay valid while the process lives. */
+    char secret[64];
+    srand((unsigned)time(NULL) ^ (unsigned)port);
+    snprintf(secret, sizeof secret, "demo-%lx-%x-%x", (long)time(NULL), rand(), rand());
+
+    tn_ioloop_t *loop;
+    tn_app_t *app;
+    tn_httpserver_t *server;
+    int err = tn_ioloop_new(&loop);
+    if (err == 0)
+        err = demo_app_new(static_dir, secret, &app);
+    if (err != 0) {
+        fprintf(stderr, "demo: %s\n", tn_strerror(err));
+        return 1;
+    }
+    err = tn_app_listen(app, loop, port, address, NULL, &server);
+    if (err != 0) {
+        fprintf(stderr, "demo: listen on %s:%d: %s\n", address, port, tn_strerror(err));
+        tn_app_free(app);
+        tn_ioloop_close(loop, TN_CLOSE_ALL_FDS);
+        return 1;
+    }
+    tn_ioloop_add_signal_handler(loop, SIGINT, on_signal, server);
+#ifdef SIGTERM
+    tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, server);
+#endif
+    if (access_log) /* the application logs each request at INFO */
+        tn_log_set_level(TN_LOG_INFO);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("demo: serving http://%s:%d/ (static files from %s)\n", address,
+           tn_httpserver_port(server), static_dir);
+    tn_ioloop_start(loop);
+    printf("demo: stopping\n");
+    tn_httpserver_free(server, NULL, NULL);
+    int rc = tn_ioloop_close(loop, TN_CLOSE_ALL_FDS);
+    tn_app_free(app);
+    return rc == 0 ? 0 : 1;
+}

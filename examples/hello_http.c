@@ -1,0 +1,153 @@
+/* HTTPServer with a request callback (Tornado's HTTPServer(handle_request)):
+ *
+ *   hello_http [--port N] [--address A] [--max-header-size N]
+ *              [--max-body-size N] [--header-timeout MS] [--idle-timeout MS]
+ *              [--no-keep-alive] [--xheaders] [--access-log]
+ *
+ * GET and HEAD on any path answer 200 "Hello, world"; POST and PUT answer
+ * "Got N bytes"; other methods get 405. Listens on 127.0.0.1:8888 by
+ * default. SIGINT or SIGTERM stops it: no new connections, in-flight
+ * requests get up to two seconds to finish, then the loop closes. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tornuv.h"
+
+static const char hello[] = "Hello, world";
+
+static void on_request(tn_http_request_t *req, void *arg)
+{
+    size_t mlen;
+    const char *m = tn_http_request_method(req, &mlen);
+    (void)arg;
+    if ((mlen == 3 && memcmp(m, "GET", 3) == 0) || (mlen == 4 && memcmp(m, "HEAD", 4) == 0)) {
+        tn_http_response_send(req, 200, "text/plain", hello, sizeof hello - 1);
+    } else if ((mlen == 4 && memcmp(m, "POST", 4) == 0) ||
+               (mlen == 3 && memcmp(m, "PUT", 3) == 0)) {
+        char body[64];
+        size_t n;
+        tn_http_request_body(req, &n);
+        int k = snprintf(body, sizeof body, "Got %zu bytes", n);
+        tn_http_response_send(req, 200, "text/plain", body, (size_t)k);
+    } else {
+        tn_http_response_send(req, 405, "text/plain", "Method Not Allowed", 18);
+    }
+}
+
+static void on_access(const tn_http_access_t *e, void *arg)
+{
+    (void)arg;
+    printf("%d %.*s %.*s (%s) %.2fms\n", e->status, (int)e->method_len, e->method, (int)e->uri_len,
+           e->uri, e->remote_ip, (double)e->duration_us / 1000.0);
+}
+
+static void on_closed(tn_httpserver_t *server, int status, void *arg)
+{
+    (void)server;
+    (void)status;
+    tn_ioloop_stop(arg);
+}
+
+static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
+{
+    tn_httpserver_t *server = arg;
+    (void)signum;
+    tn_httpserver_stop(server);
+    if (tn_httpserver_close_all_connections(server, 2000, on_closed, loop) != 0)
+        tn_ioloop_stop(loop);
+}
+
+static int number(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !*s)
+        return -1;
+    v = strtoull(s, &end, 10);
+    if (*end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [--port N] [--address A] [--max-header-size N] [--max-body-size N]\n"
+            "          [--header-timeout MS] [--idle-timeout MS] [--no-keep-alive]\n"
+            "          [--xheaders] [--access-log]\n",
+            argv0);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    tn_httpserver_options_t opts;
+    const char *address = "127.0.0.1";
+    uint64_t port = 8888, v;
+    tn_ioloop_t *loop;
+    tn_httpserver_t *server;
+
+    memset(&opts, 0, sizeof opts);
+    opts.request_cb = on_request;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--no-keep-alive") == 0) {
+            opts.no_keep_alive = 1;
+        } else if (strcmp(a, "--xheaders") == 0) {
+            opts.xheaders = 1;
+        } else if (strcmp(a, "--access-log") == 0) {
+            opts.access_log = on_access;
+        } else if (strcmp(a, "--address") == 0 && next) {
+            address = next;
+            i++;
+        } else if (number(next, &v) != 0) {
+            return usage(argv[0]);
+        } else if (strcmp(a, "--port") == 0 && v <= 65535) {
+            port = v;
+            i++;
+        } else if (strcmp(a, "--max-header-size") == 0) {
+            opts.max_header_size = (size_t)v;
+            i++;
+        } else if (strcmp(a, "--max-body-size") == 0) {
+            opts.max_body_size = v;
+            i++;
+        } else if (strcmp(a, "--header-timeout") == 0) {
+            opts.header_timeout_ms = v;
+            i++;
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            opts.idle_timeout_ms = v;
+            i++;
+        } else {
+            return usage(argv[0]);
+        }
+    }
+    int err = tn_ioloop_new(&loop);
+    if (err == 0)
+        err = tn_httpserver_new(loop, &opts, &server);
+    if (err != 0) {
+        fprintf(stderr, "hello_http: %s\n", tn_strerror(err));
+        return 1;
+    }
+    err = tn_httpserver_listen(server, (int)port, address);
+    if (err != 0) {
+        fprintf(stderr, "hello_http: listen on %s:%d: %s\n", address, (int)port, tn_strerror(err));
+        tn_httpserver_free(server, NULL, NULL);
+        tn_ioloop_close(loop, TN_CLOSE_ALL_FDS);
+        return 1;
+    }
+    tn_ioloop_add_signal_handler(loop, SIGINT, on_signal, server);
+#ifdef SIGTERM
+    tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, server);
+#endif
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("hello_http: listening on http://%s:%d/\n", address, tn_httpserver_port(server));
+    fflush(stdout);
+    tn_ioloop_start(loop);
+    printf("hello_http: stopping\n");
+    fflush(stdout);
+    tn_httpserver_free(server, NULL, NULL);
+    return tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+}
