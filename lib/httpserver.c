@@ -93,8 +93,6 @@ struct conn_s {
     char ip[64];
     char *head;
     size_t head_cap;
-    char *out; /* corked output */
-    size_t out_len, out_cap;
     uint64_t deadline, timer_at;
     tn_timeout_id timer;
     uint32_t requests;
@@ -117,6 +115,13 @@ struct tn_httpserver_s {
     size_t ntrusted;
     tn__h1field_t *fields;
     tn__h1parser_limits_t limits;
+    /* Responses produced during one connection's read batch, written with
+     * one call when the batch ends. Batches never overlap (each runs inside
+     * one delivery), so one buffer serves every connection: an idle
+     * connection holds no output memory. */
+    char *cork;
+    size_t cork_len, cork_cap;
+    conn_t *cork_conn;
     conn_t *conns;
     size_t nconns;
     char date[TN_HTTP_DATE_LEN];
@@ -339,33 +344,36 @@ static void clear_deadline(conn_t *c)
 
 /* ---- output ------------------------------------------------------------- */
 
-static int out_reserve(conn_t *c, size_t more)
+static int out_reserve(tn_httpserver_t *srv, size_t more)
 {
-    if (c->out_cap - c->out_len >= more)
+    if (srv->cork_cap - srv->cork_len >= more)
         return 0;
-    size_t cap = c->out_cap ? c->out_cap : 4096;
-    while (cap - c->out_len < more)
+    size_t cap = srv->cork_cap ? srv->cork_cap : 4096;
+    while (cap - srv->cork_len < more)
         cap *= 2;
-    char *nb = tn_realloc(c->out, cap);
+    char *nb = tn_realloc(srv->cork, cap);
     if (!nb)
         return TN_ENOMEM;
-    c->out = nb;
-    c->out_cap = cap;
+    srv->cork = nb;
+    srv->cork_cap = cap;
     return 0;
+}
+
+/* Bytes corked for c so far. */
+static size_t corked(const conn_t *c)
+{
+    return c->server->cork_conn == c ? c->server->cork_len : 0;
 }
 
 static int flush_cork(conn_t *c)
 {
-    if (c->out_len == 0)
+    tn_httpserver_t *srv = c->server;
+    if (srv->cork_conn != c)
         return 0;
-    int err = tn_iostream_write(c->stream, c->out, c->out_len, NULL, NULL);
-    c->out_len = 0;
-    if (c->out_cap > 64 * 1024) {
-        tn_free(c->out);
-        c->out = NULL;
-        c->out_cap = 0;
-    }
-    return err;
+    size_t n = srv->cork_len;
+    srv->cork_len = 0;
+    srv->cork_conn = NULL;
+    return n && !c->closing ? tn_iostream_write(c->stream, srv->cork, n, NULL, NULL) : 0;
 }
 
 typedef struct {
@@ -388,13 +396,17 @@ static int out_send(conn_t *c, const tn_buf_t *bufs, size_t n, tn_write_cb cb, v
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += bufs[i].len;
-    if (c->in_batch && cb == NULL && c->out_len + total <= c->server->opts.max_write_buffer) {
-        if (out_reserve(c, total) != 0)
+    tn_httpserver_t *srv = c->server;
+    if (c->in_batch && cb == NULL && corked(c) + total <= srv->opts.max_write_buffer) {
+        if (srv->cork_conn != c && srv->cork_len > 0)
+            return TN_EINVAL; /* another connection's batch never ended */
+        if (out_reserve(srv, total) != 0)
             return TN_ENOMEM;
+        srv->cork_conn = c;
         for (size_t i = 0; i < n; i++) {
             if (bufs[i].len)
-                memcpy(c->out + c->out_len, bufs[i].base, bufs[i].len);
-            c->out_len += bufs[i].len;
+                memcpy(srv->cork + srv->cork_len, bufs[i].base, bufs[i].len);
+            srv->cork_len += bufs[i].len;
         }
         return 0;
     }
@@ -749,6 +761,27 @@ static void on_drained(tn_iostream_t *s, int status, void *arg)
     arm_read(c);
 }
 
+/* Between requests with nothing pipelined behind, a keep-alive connection
+ * gives back what only a request needs (head buffer, header map, start line,
+ * body, arguments): an idle connection holds its structs and nothing else. */
+static void release_request_memory(conn_t *c)
+{
+    tn_http_request_t *r = &c->req;
+    req_free(r);
+    r->headers = NULL;
+    r->args = r->cookies = NULL;
+    r->files = NULL;
+    r->body = NULL;
+    r->body_cap = 0;
+    r->line = NULL;
+    r->line_cap = 0;
+    tn_free(c->head);
+    c->head = NULL;
+    c->head_cap = 0;
+    tn_headers_free(c->scratch);
+    c->scratch = NULL;
+}
+
 /* Request and response are both complete: on to the next one. */
 static void advance(conn_t *c)
 {
@@ -765,7 +798,9 @@ static void advance(conn_t *c)
     tn__h1parser_next(&c->parser);
     c->state = ST_HEAD;
     set_deadline(c, srv->opts.idle_timeout_ms);
-    size_t pending = tn_iostream_write_buffered(c->stream) + c->out_len;
+    if (tn_iostream_buffered(c->stream) == 0)
+        release_request_memory(c);
+    size_t pending = tn_iostream_write_buffered(c->stream) + corked(c);
     if (pending > srv->opts.max_write_buffer) {
         if (flush_cork(c) != 0 || tn_iostream_write(c->stream, NULL, 0, on_drained, c) != 0) {
             conn_close(c);
@@ -832,8 +867,10 @@ static size_t on_data(tn_iostream_t *s, int status, const char *data, size_t len
     c->in_batch = 1;
     size_t used = process(c, data, len);
     c->in_batch = 0;
-    if (c->closing)
+    if (c->closing) {
+        (void)flush_cork(c); /* drops it: the stream is going */
         return used;
+    }
     if (flush_cork(c) != 0) {
         conn_close(c);
         return used;
@@ -842,6 +879,8 @@ static size_t on_data(tn_iostream_t *s, int status, const char *data, size_t len
         arm_read(c);
         return len; /* whatever followed is dropped */
     }
+    if (c->state == ST_HEAD && used == len && !c->req.active && !c->hdr_started)
+        release_request_memory(c);
     if (!c->fatal && (c->state == ST_HEAD || c->state == ST_BODY) && !c->req.paused)
         arm_read(c);
     return used;
@@ -904,7 +943,10 @@ static void on_stream_close(tn_iostream_t *s, void *arg)
     req_free(&c->req);
     tn__h1parser_free(&c->parser);
     tn_free(c->head);
-    tn_free(c->out);
+    if (srv->cork_conn == c) {
+        srv->cork_conn = NULL;
+        srv->cork_len = 0;
+    }
     tn_headers_free(c->scratch);
     if (c->prev)
         c->prev->next = c->next;
@@ -1151,6 +1193,7 @@ static void maybe_finish_free(tn_httpserver_t *srv)
     tn_free(srv->trusted);
     tn_free(srv->fields);
     tn_free(srv->server_header);
+    tn_free(srv->cork);
     tn_free(srv);
     if (cb)
         cb(arg);

@@ -805,7 +805,7 @@ static int complete(tn_handler_t *h)
     if (h->len && (err = tn_http_response_write(req, h->buf, h->len, NULL, NULL)) != 0)
         return err;
     h->len = 0;
-    return tn_http_response_finish(req);
+    return 0;
 }
 
 int tn_handler_finish(tn_handler_t *h)
@@ -823,17 +823,22 @@ int tn_handler_finish(tn_handler_t *h)
         maybe_free(h);
         return TN_ECLOSED;
     }
+    tn_http_request_t *req = h->req;
     int err = complete(h);
     h->finished = 1;
-    tn_http_request_set_close_callback(h->req, NULL, NULL);
+    tn_http_request_set_close_callback(req, NULL, NULL);
     if (err == 0) {
+        /* Everything is handed over; the request is still readable here and
+         * not after the HTTP-level finish, which lets the connection move
+         * on (and give back the request's memory). */
         log_request(h);
         if (h->cls->on_finish)
             h->cls->on_finish(h);
-    } else {
+        err = tn_http_response_finish(req);
+    }
+    if (err != 0)
         tn_log(TN_LOG_ERROR, "Failed to send the response of %s: %s",
                h->cls->name ? h->cls->name : "handler", tn_strerror(err));
-    }
     h->req = NULL; /* the connection may serve its next request now */
     maybe_free(h);
     return err;
