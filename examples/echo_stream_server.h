@@ -1,7 +1,8 @@
 /* The IOStream echo server of the seed, as static functions shared by
  * examples/echo_stream.c and tests/test_echo_stream.c: per connection,
  * read a line (read_until "\n" with max_bytes = the maximum line length),
- * write it back, repeat. A line longer than the maximum closes the
+ * write it back, repeat (without waiting for the write unless 64 KiB are
+ * already queued for a peer that does not read). A line longer than the maximum closes the
  * connection (Tornado's UnsatisfiableReadError closes the stream). */
 #ifndef TN_EXAMPLE_ECHO_STREAM_SERVER_H
 #define TN_EXAMPLE_ECHO_STREAM_SERVER_H
@@ -11,6 +12,7 @@
 #include "tornuv.h"
 
 #define ECHO_DEFAULT_MAX_LINE (64 * 1024)
+#define ECHO_MAX_QUEUED (64 * 1024)
 
 typedef struct {
     tn_tcpserver_t *server;
@@ -37,8 +39,19 @@ static void echo_on_line(tn_iostream_t *stream, int status, const char *data, si
     if (status != 0)
         return;
     es->lines++;
-    if (tn_iostream_write(stream, data, len, echo_on_written, es) != 0)
+    /* Reading the next line does not wait for this write unless the peer
+     * has stopped reading and 64 KiB are already queued: then the write's
+     * completion resumes reading (back-pressure instead of a growing
+     * buffer). */
+    if (tn_iostream_write_buffered(stream) + len > ECHO_MAX_QUEUED) {
+        if (tn_iostream_write(stream, data, len, echo_on_written, es) != 0)
+            tn_iostream_close(stream);
+        return;
+    }
+    if (tn_iostream_write(stream, data, len, NULL, NULL) != 0)
         tn_iostream_close(stream);
+    else
+        echo_read_line(stream, es);
 }
 
 static void echo_read_line(tn_iostream_t *stream, echo_server_t *es)
