@@ -11,9 +11,21 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+/* OpenSSL 3 looks the algorithm up on every one-shot SHA1() call (locks
+ * included): fetch it once per thread and reuse one context. */
+static _Thread_local EVP_MD_CTX *sha1_ctx;
+static _Thread_local EVP_MD *sha1_md;
+
 int tn__sha1(const void *data, size_t len, unsigned char out[20])
 {
-    SHA1(data, len, out);
+    unsigned int n = 0;
+    if (!sha1_md && !(sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL)))
+        return TN_ENOMEM;
+    if (!sha1_ctx && !(sha1_ctx = EVP_MD_CTX_new()))
+        return TN_ENOMEM;
+    if (EVP_DigestInit_ex2(sha1_ctx, sha1_md, NULL) != 1 ||
+        EVP_DigestUpdate(sha1_ctx, data, len) != 1 || EVP_DigestFinal_ex(sha1_ctx, out, &n) != 1)
+        return TN_ENOMEM;
     return 0;
 }
 

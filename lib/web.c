@@ -54,6 +54,11 @@ static pcre2_code *compile_anchored(const char *pattern, int *nomem)
     pcre2_code *re =
         pcre2_compile((PCRE2_SPTR)wrapped, PCRE2_ZERO_TERMINATED, PCRE2_ANCHORED, &err, &off, NULL);
     tn_free(wrapped);
+    /* Routes are matched on every request: JIT-compile them where PCRE2
+     * supports it (pcre2_match then runs the JIT code; without it, the
+     * interpreter). */
+    if (re)
+        (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     return re;
 }
 
