@@ -998,6 +998,7 @@ static void on_stream(tn_tcpserver_t *tcp, tn_iostream_t *stream, const char *ip
     srv->conns = c;
     srv->nconns++;
     (void)tn_iostream_set_nodelay(stream, 1);
+    tn_iostream_set_half_close(stream, 1);
     tn_iostream_set_close_callback(stream, on_stream_close, c);
     c->state = ST_HEAD;
     set_deadline(c, srv->opts.idle_timeout_ms);

@@ -83,6 +83,7 @@ struct tn_iostream_s {
      * read: the stream stays open (writes go on) until a read finds nothing
      * more, then closes once its writes are flushed. */
     int eof, close_when_flushed;
+    int half_close; /* tn_iostream_set_half_close */
 
     tn_close_cb close_cb;
     void *close_arg;
@@ -504,7 +505,8 @@ void tn_iostream__on_read(tn_iostream_t *s, long nread)
     if (nread < 0) {
         /* EOF with bytes still to hand over (a delivery under way, or data
          * no read has asked for yet): those come first. */
-        if (nread == TN_EOF && (s->delivering || (s->kind == R_NONE && s->len > 0))) {
+        if (nread == TN_EOF && s->half_close &&
+            (s->delivering || (s->kind == R_NONE && s->len > 0))) {
             s->eof = 1;
             update_reading(s);
             return;
@@ -791,6 +793,11 @@ int tn_iostream_write_ref(tn_iostream_t *s, const void *data, size_t len, tn_wri
     if (err != 0)
         return err;
     return queue_write(s, data, len, 0, cb, arg);
+}
+
+void tn_iostream_set_half_close(tn_iostream_t *s, int on)
+{
+    s->half_close = on != 0;
 }
 
 int tn_iostream_shutdown(tn_iostream_t *s)

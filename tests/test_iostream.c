@@ -630,6 +630,7 @@ Test(iostream, eof_during_a_delivery_hands_over_the_bytes_first)
     tn_ioloop_t *loop = tn_test_loop_new();
     tn_mt_t *mt = tn_mt_new(loop, NULL);
     ctx_t c = {0};
+    tn_iostream_set_half_close(mt->stream, 1);
     tn_iostream_set_close_callback(mt->stream, on_close, &c);
     cr_assert_eq(tn_iostream_read_until(mt->stream, "\n", 1, 0, on_read, &c), 0);
     tn_mt_feed(mt, "line\nrest", 9, 0);

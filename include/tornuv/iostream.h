@@ -136,6 +136,16 @@ TN_EXTERN int tn_iostream_write_ref(tn_iostream_t *s, const void *data, size_t l
  * Tornado: none (socket.shutdown(SHUT_WR) on the stream's socket). */
 TN_EXTERN int tn_iostream_shutdown(tn_iostream_t *s);
 
+/** With on, a peer's EOF that arrives while bytes it sent are still
+ * buffered or being delivered does not close the stream at once: reading
+ * stops, writes go on, the buffered bytes are handed to the reads that ask
+ * for them, and the stream closes (after its queued writes) when a read
+ * finds nothing more. Off by default (Tornado closes on EOF); the HTTP
+ * server turns it on, so a client that half-closes after its requests
+ * still gets every response.
+ * Tornado: none (asyncio's eof_received returning True). */
+TN_EXTERN void tn_iostream_set_half_close(tn_iostream_t *s, int on);
+
 /** Sets the callback run (once, deferred) when the stream closes for any
  * reason. On an idle stream with an empty buffer it starts reading so a
  * peer close is noticed.
