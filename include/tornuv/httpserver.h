@@ -155,7 +155,8 @@ TN_EXTERN int tn_httpserver_new(tn_ioloop_t *loop, const tn_httpserver_options_t
  * Tornado: HTTPServer.listen. */
 TN_EXTERN int tn_httpserver_listen(tn_httpserver_t *server, int port, const char *address);
 
-/** Bound port, or a negative code if not listening. */
+/** Bound port, or a negative code if not listening.
+ * Tornado: the port in HTTPServer's sockets' getsockname(). */
 TN_EXTERN int tn_httpserver_port(tn_httpserver_t *server);
 
 /** Stops accepting; open connections continue. Idempotent.
@@ -178,7 +179,8 @@ TN_EXTERN int tn_httpserver_close_all_connections(tn_httpserver_t *server, uint6
 TN_EXTERN int tn_httpserver_handle_stream(tn_httpserver_t *server, tn_iostream_t *stream,
                                           const char *ip);
 
-/** Number of open connections. */
+/** Number of open connections.
+ * Tornado: len(HTTPServer._connections). */
 TN_EXTERN size_t tn_httpserver_connection_count(tn_httpserver_t *server);
 
 /** Stops, closes every connection and frees the server; on_freed fires once,
@@ -198,7 +200,7 @@ TN_EXTERN const char *tn_http_request_path(const tn_http_request_t *req, size_t 
 TN_EXTERN const char *tn_http_request_query(const tn_http_request_t *req, size_t *len);
 /** "HTTP/1.0" or "HTTP/1.1". Tornado: .version. */
 TN_EXTERN const char *tn_http_request_version(const tn_http_request_t *req);
-/** 10 or 11. */
+/** 10 or 11. Tornado: HTTPServerRequest.version as a number. */
 TN_EXTERN int tn_http_request_version_number(const tn_http_request_t *req);
 /** Request headers (read-only). Tornado: .headers. */
 TN_EXTERN const tn_headers_t *tn_http_request_headers(const tn_http_request_t *req);
@@ -224,13 +226,15 @@ TN_EXTERN const tn_files_t *tn_http_request_files(tn_http_request_t *req);
 TN_EXTERN const tn_args_t *tn_http_request_cookies(tn_http_request_t *req);
 /** Time the request started, loop milliseconds. Tornado: ._start_time. */
 TN_EXTERN uint64_t tn_http_request_start_time_ms(const tn_http_request_t *req);
-/** The server the request arrived on. */
+/** The server the request arrived on. Tornado: request.server_connection. */
 TN_EXTERN tn_httpserver_t *tn_http_request_server(const tn_http_request_t *req);
-/** The loop the request runs on. */
+/** The loop the request runs on. Tornado: IOLoop.current(). */
 TN_EXTERN tn_ioloop_t *tn_http_request_loop(const tn_http_request_t *req);
 
-/** Per-request application pointer (NULL initially). */
+/** Stores an application pointer on the request (NULL initially; not
+ * freed by tornuv). Tornado: none (attributes on the Python object). */
 TN_EXTERN void tn_http_request_set_data(tn_http_request_t *req, void *data);
+/** The pointer given to tn_http_request_set_data. Tornado: none. */
 TN_EXTERN void *tn_http_request_data(const tn_http_request_t *req);
 
 /** Overrides max_body_size for this request; only from start_request or
@@ -244,7 +248,8 @@ TN_EXTERN int tn_http_request_set_body_timeout(tn_http_request_t *req, uint64_t 
  * stops too, so the peer is back-pressured) until resume. Idempotent.
  * Tornado: the Future returned by data_received. */
 TN_EXTERN void tn_http_request_pause_body(tn_http_request_t *req);
-/** Resumes deliveries; the next data_received comes later, never inside this call. */
+/** Resumes deliveries; the next data_received comes later, never inside
+ * this call. Tornado: the data_received Future resolving. */
 TN_EXTERN void tn_http_request_resume_body(tn_http_request_t *req);
 
 /** cb fires once if the connection dies after the request was handed over
@@ -282,11 +287,13 @@ TN_EXTERN int tn_http_response_write(tn_http_request_t *req, const char *data, s
 TN_EXTERN int tn_http_response_finish(tn_http_request_t *req);
 
 /** Convenience for the common case: status, optional Content-Type, body —
- * headers and body in one write, then finish. Same codes as above. */
+ * headers and body in one write, then finish. Same codes as above.
+ * Tornado: write_headers + write + finish on HTTP1Connection. */
 TN_EXTERN int tn_http_response_send(tn_http_request_t *req, int status, const char *content_type,
                                     const char *body, size_t len);
 
-/** Status of the response (0 before write_headers). */
+/** Status of the response (0 before write_headers).
+ * Tornado: the start line's code given to write_headers. */
 TN_EXTERN int tn_http_response_status(const tn_http_request_t *req);
 
 #ifdef __cplusplus

@@ -94,7 +94,8 @@ typedef struct {
  * Tornado: Application(handlers, **settings). */
 TN_EXTERN int tn_app_new(const tn_app_settings_t *settings, tn_app_t **out);
 
-/** Frees the application; no server may still use it. */
+/** Frees the application; no server may still use it.
+ * Tornado: none (garbage collection). */
 TN_EXTERN void tn_app_free(tn_app_t *app);
 
 /** Adds a route: pattern is a PCRE2 regex matched against the whole path
@@ -137,16 +138,18 @@ TN_EXTERN int tn_app_listen(tn_app_t *app, tn_ioloop_t *loop, int port, const ch
 TN_EXTERN tn_http_request_t *tn_handler_request(const tn_handler_t *h);
 /** The application. Tornado: RequestHandler.application. */
 TN_EXTERN tn_app_t *tn_handler_app(const tn_handler_t *h);
-/** The class's per-request state (state_size bytes, zeroed). */
+/** The class's per-request state (state_size bytes, zeroed, freed with
+ * the handler). Tornado: the handler instance's attributes. */
 TN_EXTERN void *tn_handler_state(const tn_handler_t *h);
-/** Loop the handler runs on. */
+/** Loop the handler runs on (NULL once the request is over).
+ * Tornado: IOLoop.current(). */
 TN_EXTERN tn_ioloop_t *tn_handler_loop(const tn_handler_t *h);
 
 /** Positional path argument i (percent-decoded), or NULL. Tornado: *args. */
 TN_EXTERN const char *tn_handler_path_arg(const tn_handler_t *h, size_t i, size_t *len);
 /** Named group's value, or NULL. Tornado: **kwargs. */
 TN_EXTERN const char *tn_handler_path_kwarg(const tn_handler_t *h, const char *name, size_t *len);
-/** Number of positional path arguments. */
+/** Number of positional path arguments. Tornado: len(self.path_args). */
 TN_EXTERN size_t tn_handler_path_arg_count(const tn_handler_t *h);
 
 /** The last value of argument name from the query and the form body.
@@ -188,7 +191,7 @@ TN_EXTERN void tn_handler_clear_header(tn_handler_t *h, const char *name);
 /** Appends to the response body. Returns 0, TN_EFINISHED, TN_ENOMEM.
  * Tornado: write(chunk). */
 TN_EXTERN int tn_handler_write(tn_handler_t *h, const char *data, size_t len);
-/** write of a NUL-terminated string. */
+/** write of a NUL-terminated string. Tornado: write(str). */
 TN_EXTERN int tn_handler_write_str(tn_handler_t *h, const char *s);
 /** Appends pre-serialised JSON and sets Content-Type application/json.
  * Tornado: write(dict). */
