@@ -1424,6 +1424,28 @@ static int usable(const tn_http_request_t *req)
     return 0;
 }
 
+/* The connection's head buffer, allocated on first use. */
+static int head_buffer(conn_t *c)
+{
+    if (c->head)
+        return 0;
+    c->head = tn_malloc(HEAD_BUF_MIN);
+    if (!c->head)
+        return TN_ENOMEM;
+    c->head_cap = HEAD_BUF_MIN;
+    return 0;
+}
+
+/* A head of n bytes was serialized into c->head for status. */
+static void head_done(tn_http_request_t *req, long long n, int status)
+{
+    req->head_len = (size_t)n;
+    if (req->resp.close_after)
+        req->keep_alive = 0;
+    req->status = status;
+    req->headers_written = 1;
+}
+
 int tn_http_response_write_headers(tn_http_request_t *req, int status, const char *reason,
                                    const tn_headers_t *headers)
 {
@@ -1436,19 +1458,15 @@ int tn_http_response_write_headers(tn_http_request_t *req, int status, const cha
     /* Answering before the request was read: Tornado closes afterwards. */
     if (!req->received)
         req->keep_alive = 0;
-    if (!c->head) {
-        c->head = tn_malloc(HEAD_BUF_MIN);
-        if (!c->head)
-            return TN_ENOMEM;
-        c->head_cap = HEAD_BUF_MIN;
-    }
+    if ((err = head_buffer(c)) != 0)
+        return err;
     for (;;) {
         long long n = tn__h1_response_head(c->head, c->head_cap, &req->resp, req->version, status,
                                            reason, headers, req->is_head, req->keep_alive,
                                            server_date(c->server), c->server->server_header);
         if (n >= 0) {
-            req->head_len = (size_t)n;
-            break;
+            head_done(req, n, status);
+            return 0;
         }
         if (n != TN_EBUFFULL || c->head_cap >= HEAD_BUF_MAX)
             return n == TN_EBUFFULL ? TN_ETOOLARGE : (int)n;
@@ -1458,11 +1476,6 @@ int tn_http_response_write_headers(tn_http_request_t *req, int status, const cha
         c->head = nb;
         c->head_cap *= 2;
     }
-    if (req->resp.close_after)
-        req->keep_alive = 0;
-    req->status = status;
-    req->headers_written = 1;
-    return 0;
 }
 
 /* Sends the head (if unsent), then data framed as the response requires. */
@@ -1567,10 +1580,8 @@ int tn_http_response_send(tn_http_request_t *req, int status, const char *conten
         req->keep_alive = 0;
     /* The fast path: no header map, one formatting pass into the head
      * buffer. A head too large for it takes the general path. */
-    if (!c->head && (c->head = tn_malloc(HEAD_BUF_MIN)) != NULL)
-        c->head_cap = HEAD_BUF_MIN;
     long long n =
-        c->head
+        head_buffer(c) == 0
             ? tn__h1_response_head_simple(c->head, c->head_cap, &req->resp, req->version, status,
                                           content_type, len, req->is_head, req->keep_alive,
                                           server_date(c->server), c->server->server_header)
@@ -1578,11 +1589,7 @@ int tn_http_response_send(tn_http_request_t *req, int status, const char *conten
     if (n == TN_EINVAL)
         return TN_EINVAL;
     if (n >= 0) {
-        req->head_len = (size_t)n;
-        if (req->resp.close_after)
-            req->keep_alive = 0;
-        req->status = status;
-        req->headers_written = 1;
+        head_done(req, n, status);
     } else {
         if (!c->scratch && (err = tn_headers_new(&c->scratch)) != 0)
             return err;

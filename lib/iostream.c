@@ -199,9 +199,6 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
             cb(s, status, NULL, 0, cb_arg);
     } else if (kind == R_SOME) {
         size_t avail = s->len;
-        /* Set before the call: a read_some started from inside the callback
-         * waits for new bytes instead of showing these again at once. */
-        s->some_seen = avail;
         s->pinned++;
         s->consuming = 1;
         size_t used = consume_cb(s, 0, data, avail, cb_arg);

@@ -705,8 +705,6 @@ static void log_request(tn_handler_t *h)
            tn_http_request_remote_ip(h->req), (double)(now - h->start_ms));
 }
 
-static void on_flushed(tn_http_request_t *req, int status, void *arg);
-
 typedef struct {
     tn_handler_t *h;
     tn_handler_flush_cb cb;
