@@ -174,6 +174,12 @@ static int on_headers(tn__h1parser_t *p, void *arg)
         return rc;
     /* Views into the header arena are taken once it no longer changes. */
     r->host = tn_headers_get(r->headers, "Host", &r->host_len);
+    if (p->target.form == TN__H1TARGET_ABSOLUTE) {
+        /* RFC 9112 3.2.2: an absolute-form target's authority wins over Host
+         * (the parser checked it by the Host rules); r->line holds the URL. */
+        r->host = r->line + p->method_len + 1 + (p->target.authority - p->url);
+        r->host_len = p->target.authority_len;
+    }
     if (!r->host) {
         r->host = "127.0.0.1";
         r->host_len = 9;

@@ -336,9 +336,13 @@ Test(http1_strict, absolute_form_authority_obeys_the_host_rules)
     result_t r = exchange_str(NULL, "GET http://a.example:8080/p?q=1 HTTP/1.1\r\nHost: h\r\n\r\n");
     cr_assert_eq(r.status, 200, "%s", g_out);
     cr_assert_str_eq(g_app.path, "/p");
-    r = exchange_str(NULL, "GET HTTPS://a.example HTTP/1.1\r\nHost: h\r\n\r\n");
+    cr_assert_str_eq(g_app.host, "a.example:8080", "the authority wins over Host");
+    r = exchange_str(NULL, "GET HTTPS://[::1] HTTP/1.1\r\nHost: h\r\n\r\n");
     cr_assert_eq(r.status, 200, "%s", g_out);
     cr_assert_str_eq(g_app.path, "/");
+    cr_assert_str_eq(g_app.host, "[::1]");
+    r = exchange_str(NULL, "GET /p HTTP/1.1\r\nHost: h:81\r\n\r\n");
+    cr_assert_str_eq(g_app.host, "h:81");
     static const char *bad[] = {
         "GET http://u@a.example/p HTTP/1.1\r\nHost: h\r\n\r\n",
         "GET http:///p HTTP/1.1\r\nHost: h\r\n\r\n",
