@@ -303,8 +303,11 @@ int tn_http_request_set_body_timeout(tn_http_request_t *req, uint64_t timeout_ms
     if (req->received || timeout_ms == 0)
         return TN_EINVAL;
     req->body_timeout_ms = timeout_ms;
-    if (req->conn->state == ST_BODY)
-        tn__hconn_set_deadline(req->conn, timeout_ms);
+    if (req->conn->state == ST_BODY) {
+        req->conn->body_deadline = req->conn->body_start + timeout_ms;
+        if (!req->paused)
+            tn__hconn_arm_body_deadline(req->conn);
+    }
     return 0;
 }
 
@@ -315,7 +318,8 @@ void tn_http_request_pause_body(tn_http_request_t *req)
         return;
     req->paused = 1;
     c->parser.pause = 1;
-    tn__hconn_clear_deadline(c);
+    c->paused_at = tn_ioloop_time_ms(c->server->loop);
+    tn__hconn_clear_deadline(c); /* the application holds the body up, not the peer */
 }
 
 void tn_http_request_resume_body(tn_http_request_t *req)
@@ -327,7 +331,9 @@ void tn_http_request_resume_body(tn_http_request_t *req)
     c->parser.pause = 0;
     if (c->closing || c->fatal || c->state != ST_BODY)
         return;
-    tn__hconn_set_deadline(c, req->body_timeout_ms);
+    if (c->body_deadline) /* the time paused does not count */
+        c->body_deadline += tn_ioloop_time_ms(c->server->loop) - c->paused_at;
+    tn__hconn_arm_body_deadline(c);
     if (!c->in_batch)
         tn__hconn_arm_read(c);
 }
