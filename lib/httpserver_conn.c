@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "httpserver_internal.h"
+#include "pool.h"
 
 /* ---- timers ------------------------------------------------------------- */
 
@@ -284,7 +285,7 @@ static void release_request_memory(conn_t *c)
     r->body_cap = 0;
     r->line = NULL;
     r->line_cap = 0;
-    tn_free(c->head);
+    tn__pool_put(c->server->loop, c->head, c->head_cap);
     c->head = NULL;
     c->head_cap = 0;
     tn_headers_free(c->scratch);
@@ -452,7 +453,7 @@ static void on_stream_close(tn_iostream_t *s, void *arg)
     tn__hreq_abandon(c);
     tn__hreq_free(&c->req);
     tn__h1parser_free(&c->parser);
-    tn_free(c->head);
+    tn__pool_put(c->server->loop, c->head, c->head_cap);
     if (srv->cork_conn == c) {
         srv->cork_conn = NULL;
         srv->cork_len = 0;

@@ -12,8 +12,8 @@
  * its own stream; the memory goes when the last reference does. */
 #include <string.h>
 
-#include "bufcache.h"
 #include "loop_defer.h"
+#include "pool.h"
 #include "regex_internal.h"
 #include "tornuv/transport.h"
 
@@ -99,7 +99,7 @@ static void unref(tn_iostream_t *s)
 {
     if (--s->refs > 0)
         return;
-    tn_free(s->buf);
+    tn__pool_put(s->loop, s->buf, s->cap);
     if (s->match)
         pcre2_match_data_free(s->match);
     tn_regex_free(s->cached_re);
@@ -120,26 +120,14 @@ static int defer(tn_iostream_t *s, tn__qnode_t *node, tn_callback_cb cb, void *a
 }
 
 /* Streams give their read buffer back whenever it empties (an idle
- * connection holds none), which on a busy server means one malloc and free
- * of a whole chunk per request, and the allocator trimming and regrowing its
- * heap. A few empty default-size buffers are kept per thread instead. */
-#define BUF_CACHE_MAX 8
-static _Thread_local char *buf_cache[BUF_CACHE_MAX];
-static _Thread_local unsigned buf_cached;
-
-void tn__bufcache_drain(void)
-{
-    while (buf_cached > 0)
-        tn_free(buf_cache[--buf_cached]);
-}
-
+ * connection holds none), which on a busy server would mean one malloc and
+ * free of a whole chunk per request, and the allocator trimming and
+ * regrowing its heap: the buffer goes back to the loop's pool instead
+ * (pool.h), which keeps what a steady load reuses. */
 static void release_buffer_if_empty(tn_iostream_t *s)
 {
     if (s->len == 0 && s->buf != NULL && !s->delivering && !s->pinned) {
-        if (s->cap == TN_IOSTREAM_DEFAULT_CHUNK && buf_cached < BUF_CACHE_MAX)
-            buf_cache[buf_cached++] = s->buf;
-        else
-            tn_free(s->buf);
+        tn__pool_put(s->loop, s->buf, s->cap);
         s->buf = NULL;
         s->start = s->cap = 0;
     }
@@ -349,7 +337,7 @@ static void on_write_complete(tn_ioloop_t *loop, void *arg)
     if (w->cb)
         w->cb(s, w->status, w->arg);
     if (w->owned)
-        tn_free((void *)w->data);
+        tn__pool_put(s->loop, (void *)w->data, tn__pool_capacity(w->len));
     tn_free(w);
     (void)loop;
     unref(s);
@@ -366,7 +354,7 @@ static void finish_head(tn_iostream_t *s, int status)
     w->status = status;
     if (defer(s, &w->done, on_write_complete, w) != 0) {
         if (w->owned)
-            tn_free((void *)w->data);
+            tn__pool_put(s->loop, (void *)w->data, tn__pool_capacity(w->len));
         tn_free(w);
     }
 }
@@ -469,9 +457,13 @@ void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size
     size_t room = s->opts.max_buffer_size + 1 - s->len;
     if (chunk > room)
         chunk = room;
-    if (s->buf == NULL && chunk <= TN_IOSTREAM_DEFAULT_CHUNK && buf_cached > 0) {
-        s->buf = buf_cache[--buf_cached];
-        s->cap = TN_IOSTREAM_DEFAULT_CHUNK;
+    if (s->buf == NULL && chunk > 0) {
+        s->buf = tn__pool_get(s->loop, chunk, &s->cap);
+        if (s->buf == NULL) {
+            s->cap = 0;
+            return;
+        }
+        s->start = 0;
     }
     if (s->cap - s->start - s->len < chunk) {
         if (s->start > 0 && !s->delivering && !s->pinned) {
@@ -759,8 +751,11 @@ int tn_iostream_writev(tn_iostream_t *s, const tn_buf_t *bufs, size_t nbufs, tn_
     if (err != 0)
         return err;
     char *copy = NULL;
+    size_t cap = 0;
     if (total > 0) {
-        copy = tn_malloc(total);
+        /* Write copies come from the loop's pool (pool.h): no allocator
+         * churn per response. */
+        copy = tn__pool_get(s->loop, total, &cap);
         if (copy == NULL)
             return TN_ENOMEM;
         size_t off = 0;
@@ -772,7 +767,7 @@ int tn_iostream_writev(tn_iostream_t *s, const tn_buf_t *bufs, size_t nbufs, tn_
     }
     err = queue_write(s, copy, total, 1, cb, arg);
     if (err != 0)
-        tn_free(copy);
+        tn__pool_put(s->loop, copy, cap);
     return err;
 }
 
