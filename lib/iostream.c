@@ -77,6 +77,7 @@ struct tn_iostream_s {
     wnode_t *wq, *wtail;
     size_t unsent;
     int in_flight;
+    size_t in_flight_len; /* bytes of the head write handed to ops->write */
     /* shutdown requested: sent to the transport once the queue drains */
     int want_shutdown, shut;
     /* The peer's EOF arrived while bytes it sent before were still to be
@@ -118,6 +119,11 @@ static int defer(tn_iostream_t *s, tn__qnode_t *node, tn_callback_cb cb, void *a
         s->refs++;
     return err;
 }
+
+/* The largest piece of a write handed to the transport at once, once the OS
+ * stopped taking bytes synchronously (the peer is slower than we are, so
+ * the extra calls cost nothing that matters). */
+#define WRITE_SLICE ((size_t)16 * 1024)
 
 /* Streams give their read buffer back whenever it empties (an idle
  * connection holds none), which on a busy server would mean one malloc and
@@ -373,13 +379,19 @@ static void flush(tn_iostream_t *s)
             w->off += (size_t)n;
             s->unsent -= (size_t)n;
             if (w->off < w->len) {
-                tn_buf_t rest = {w->data + w->off, w->len - w->off};
+                /* What the OS did not take goes out in slices, so
+                 * write_buffered shows a slow peer's progress (HTTP's
+                 * write timeout watches it) instead of one big write that
+                 * only completes at its end. */
+                size_t left = w->len - w->off;
+                tn_buf_t rest = {w->data + w->off, left < WRITE_SLICE ? left : WRITE_SLICE};
                 int err = s->ops->write(s->transport, &rest, 1);
                 if (err != 0) {
                     do_close(s, err);
                     return;
                 }
                 s->in_flight = 1;
+                s->in_flight_len = rest.len;
                 return;
             }
         }
@@ -523,11 +535,13 @@ void tn_iostream__on_write_done(tn_iostream_t *s, int status)
         do_close(s, status);
         return;
     }
-    /* The transport took the rest of the head write: it is no longer unsent
+    /* The transport took the slice: it is no longer unsent
      * (max_write_buffer_size and write_buffered count only what waits). */
-    s->unsent -= s->wq->len - s->wq->off;
-    s->wq->off = s->wq->len;
-    finish_head(s, 0);
+    s->unsent -= s->in_flight_len;
+    s->wq->off += s->in_flight_len;
+    s->in_flight_len = 0;
+    if (s->wq->off == s->wq->len)
+        finish_head(s, 0);
     flush(s);
 }
 
