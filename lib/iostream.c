@@ -12,6 +12,7 @@
  * its own stream; the memory goes when the last reference does. */
 #include <string.h>
 
+#include "iostream_stream.h"
 #include "loop_defer.h"
 #include "pool.h"
 #include "regex_internal.h"
@@ -89,6 +90,13 @@ struct tn_iostream_s {
     tn_close_cb close_cb;
     void *close_arg;
     int closed, transport_closed, reading, error, refs;
+
+    /* A streaming read (iostream_stream.c) owns the read slot while it
+     * lives, paused included: other reads are refused. stream_internal lets
+     * its own chunk reads through; drop_delivery discards a delivery it
+     * cancelled (the bytes stay buffered). */
+    tn__sread_t *streamer;
+    int stream_internal, drop_delivery;
 };
 
 static void do_close(tn_iostream_t *s, int cause);
@@ -182,6 +190,14 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
     tn_consume_cb consume_cb = s->consume_cb;
     void *cb_arg = s->arg;
     char *into = s->into;
+
+    if (s->drop_delivery) {
+        /* A cancelled streaming read: its bytes stay for the next read. */
+        s->drop_delivery = 0;
+        status = TN_ECANCELED;
+        cb = NULL;
+        consume_cb = NULL;
+    }
 
     /* Clear the read slot first so the callback may start the next read. */
     s->kind = R_NONE;
@@ -416,6 +432,10 @@ static void on_close_callback(tn_ioloop_t *loop, void *arg)
      * closing (satisfied from what was still buffered) is queued behind us:
      * let it go first, so the close callback stays the stream's last and
      * its user may free what the other callbacks use. */
+    /* A streaming read that is paused or about to resume ends (or reads
+     * what is left) first; its on_done may start another read. */
+    while (s->streamer != NULL && tn__iostream_stream_on_close(s->streamer))
+        ;
     if (s->delivering && defer(s, &s->close_node, on_close_callback, s) == 0) {
         unref(s);
         return;
@@ -506,7 +526,9 @@ void tn_iostream__on_read(tn_iostream_t *s, long nread)
     if (nread < 0) {
         /* EOF with bytes still to hand over (a delivery under way, or data
          * no read has asked for yet): those come first. */
-        if (nread == TN_EOF && s->half_close &&
+        /* A paused streaming read counts as a reader: its buffered chunk
+         * still goes out when it resumes. */
+        if (nread == TN_EOF && (s->half_close || s->streamer != NULL) &&
             (s->delivering || (s->kind == R_NONE && s->len > 0))) {
             s->eof = 1;
             update_reading(s);
@@ -597,7 +619,7 @@ int tn_iostream_new(tn_ioloop_t *loop, const tn_transport_ops_t *ops, void *t,
 static int start_read(tn_iostream_t *s, enum read_kind kind, tn_read_cb cb, tn_consume_cb ccb,
                       void *arg)
 {
-    if (s->kind != R_NONE)
+    if (s->kind != R_NONE || (s->streamer != NULL && !s->stream_internal))
         return TN_EALREADY;
     s->kind = kind;
     s->cb = cb;
@@ -841,7 +863,52 @@ int tn_iostream_closed(const tn_iostream_t *s)
 
 int tn_iostream_reading(const tn_iostream_t *s)
 {
-    return s->kind != R_NONE;
+    return s->kind != R_NONE || s->streamer != NULL;
+}
+
+/* ---- hooks for streaming reads (iostream_stream.c) ---------------------- */
+
+tn__sread_t *tn__iostream_streamer(const tn_iostream_t *s)
+{
+    return s->streamer;
+}
+
+void tn__iostream_set_streamer(tn_iostream_t *s, tn__sread_t *sr)
+{
+    s->streamer = sr;
+}
+
+size_t tn__iostream_chunk_size(const tn_iostream_t *s)
+{
+    return s->opts.read_chunk_size;
+}
+
+int tn__iostream_stream_read(tn_iostream_t *s, char *into, size_t n, tn_read_cb cb, void *arg)
+{
+    if (s->kind != R_NONE)
+        return TN_EALREADY;
+    s->n = n;
+    s->partial = 1;
+    s->into = into;
+    s->stream_internal = 1;
+    int err = start_read(s, into != NULL ? R_INTO : R_BYTES, cb, NULL, arg);
+    s->stream_internal = 0;
+    return err;
+}
+
+int tn__iostream_cancel_read(tn_iostream_t *s)
+{
+    if (s->kind == R_NONE)
+        return 0;
+    if (s->delivering) {
+        /* Completed but not handed over: the delivery is already queued,
+         * so it runs and reports to nobody; the bytes stay buffered. */
+        s->drop_delivery = 1;
+        return 1;
+    }
+    s->kind = R_NONE;
+    update_reading(s);
+    return 0;
 }
 
 int tn_iostream_writing(const tn_iostream_t *s)

@@ -38,4 +38,29 @@ run demo "http://127.0.0.1:$port/user/7" "/user/7" \
     "$bdir/examples/demo" --port "$port" --static examples/static
 port=$((port + 2))
 run embed "http://127.0.0.1:$port/hello" "Hello, world" "$bdir/examples/embed" "$port"
+
+# webspider crawls a running demo with a queue and four workers: every page
+# linked from the index must be fetched with 200, the spider exit 0.
+port=$((port + 2))
+log=$(mktemp)
+"$bdir/examples/demo" --port "$port" --static examples/static >"$log" 2>&1 &
+demo_pid=$!
+for i in $(seq 1 50); do
+    curl -s --max-time 2 "http://127.0.0.1:$port/hello" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+out=$(timeout 60 "$bdir/examples/webspider" --port "$port" --workers 4 2>&1)
+rc=$?
+kill -INT "$demo_pid" 2>/dev/null
+wait "$demo_pid"
+demo_rc=$?
+if [ $rc -ne 0 ] || [ $demo_rc -ne 0 ] || [[ "$out" != *"200 /large"* ]] ||
+    [[ "$out" != *"0 failed"* ]] || grep -qE 'Sanitizer|runtime error:' "$log" ||
+    [[ "$out" == *Sanitizer* ]] || [[ "$out" == *"runtime error:"* ]]; then
+    echo "   webspider: FAILED (exit $rc, demo exit $demo_rc)"; echo "$out" | sed -n 1,40p
+    sed -n 1,20p "$log"; fail=1
+else
+    echo "   webspider: ok ($(echo "$out" | tail -1))"
+fi
+rm -f "$log"
 exit $fail
