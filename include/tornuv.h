@@ -10,6 +10,7 @@
 #include "tornuv/httputil.h"
 #include "tornuv/regex.h"
 #include "tornuv/net.h"
+#include "tornuv/process.h"
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"
 #include "tornuv/httpserver.h"
