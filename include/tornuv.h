@@ -15,5 +15,6 @@
 #include "tornuv/tcpserver.h"
 #include "tornuv/httpserver.h"
 #include "tornuv/web.h"
+#include "tornuv/testing.h"
 
 #endif /* TORNUV_H */
