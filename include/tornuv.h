@@ -13,9 +13,11 @@
 #include "tornuv/httputil.h"
 #include "tornuv/regex.h"
 #include "tornuv/net.h"
+#include "tornuv/process.h"
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"
 #include "tornuv/httpserver.h"
 #include "tornuv/web.h"
+#include "tornuv/testing.h"
 
 #endif /* TORNUV_H */
