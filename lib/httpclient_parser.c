@@ -5,7 +5,12 @@
 
 #include "http1_limits.h"
 
-enum { P_HEAD = 0, P_BODY, P_INTERIM_DONE, P_DONE, P_DEAD };
+enum { P_HEAD = 0, P_BODY, P_CHUNKED, P_INTERIM_DONE, P_DONE, P_DEAD };
+
+/* The chunked body is decoded here, not by llhttp: llhttp 8 accepts chunk
+ * data that is not followed by CRLF, and the chunk-size rule is the server's
+ * (tn__h1_chunk_size). */
+enum { CH_SIZE = 0, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER };
 
 static tn__h1resp_t *self(llhttp_t *l)
 {
@@ -117,40 +122,21 @@ static int on_headers_complete(llhttp_t *l)
         return fail(p, TN_ETOOLARGE, "Content-Length over max_body_size");
     if (p->cbs->on_head && (rc = p->cbs->on_head(p, p->arg)) < 0)
         return fail(p, rc, "head callback failed");
-    return kind == TN__H1BODY_NONE ? 1 : 0;
+    if (kind == TN__H1BODY_CHUNKED) {
+        p->ch_state = CH_SIZE;
+        p->own_chunked = 1;
+    }
+    return kind == TN__H1BODY_NONE || kind == TN__H1BODY_CHUNKED ? 1 : 0;
 }
+
+static int body_span(tn__h1resp_t *p, const char *data, size_t len);
 
 static int on_body(llhttp_t *l, const char *at, size_t len)
 {
     tn__h1resp_t *p = self(l);
-    int rc;
-    p->body_bytes += len;
-    if (p->body_bytes > p->max_body)
-        return fail(p, TN_ETOOLARGE, "body over max_body_size");
-    if (p->cbs->on_body && (rc = p->cbs->on_body(p, at, len, p->arg)) < 0)
-        return fail(p, rc, "body callback failed");
+    if (body_span(p, at, len) < 0)
+        return -1;
     return p->pause ? HPE_PAUSED : 0;
-}
-
-/* Bounds every chunk by what the body may still hold, so a huge chunk size
- * fails at its header instead of after its bytes. */
-static int on_chunk_header(llhttp_t *l)
-{
-    tn__h1resp_t *p = self(l);
-    if (l->content_length > p->max_body - p->body_bytes)
-        return fail(p, TN_ETOOLARGE, "chunk size over max_body_size");
-    p->chunk_ext_bytes = 0;
-    return 0;
-}
-
-static int on_chunk_ext(llhttp_t *l, const char *at, size_t len)
-{
-    tn__h1resp_t *p = self(l);
-    (void)at;
-    p->chunk_ext_bytes += len;
-    if (p->chunk_ext_bytes > p->max_chunk_ext)
-        return fail(p, TN_EHTTP, "chunk extension too long");
-    return 0;
 }
 
 static int on_message_complete(llhttp_t *l)
@@ -159,6 +145,10 @@ static int on_message_complete(llhttp_t *l)
     int rc;
     if (p->code < 200) {
         p->phase = P_INTERIM_DONE;
+        return HPE_PAUSED;
+    }
+    if (p->own_chunked) {
+        p->phase = P_CHUNKED;
         return HPE_PAUSED;
     }
     p->phase = P_DONE;
@@ -173,9 +163,6 @@ static const llhttp_settings_t k_settings = {
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
-    .on_chunk_header = on_chunk_header,
-    .on_chunk_extension_name = on_chunk_ext,
-    .on_chunk_extension_value = on_chunk_ext,
     .on_message_complete = on_message_complete,
 };
 
@@ -191,6 +178,7 @@ static void reset_head(tn__h1resp_t *p)
     p->version = 0;
     p->body_kind = TN__H1BODY_NONE;
     p->keep_alive = 0;
+    p->own_chunked = 0;
     p->phase = P_HEAD;
 }
 
@@ -200,7 +188,8 @@ void tn__h1resp_reset(tn__h1resp_t *p)
     p->llhttp.data = p;
     reset_head(p);
     p->body_bytes = 0;
-    p->chunk_ext_bytes = 0;
+    p->chunk_left = 0;
+    p->trailer_bytes = 0;
     p->interim = 0;
     p->cb_error = 0;
     p->error = NULL;
@@ -261,7 +250,8 @@ static long long run(tn__h1resp_t *p, const char *data, size_t len)
     llhttp_errno_t err = llhttp_execute(&p->llhttp, data, len);
     if (err == HPE_OK)
         return (long long)len;
-    if (err == HPE_PAUSED && (p->phase == P_DONE || p->phase == P_INTERIM_DONE))
+    if (err == HPE_PAUSED &&
+        (p->phase == P_DONE || p->phase == P_INTERIM_DONE || p->phase == P_CHUNKED))
         return (long long)(llhttp_get_error_pos(&p->llhttp) - data);
     if (err == HPE_PAUSED && p->pause) {
         p->llhttp_paused = 1;
@@ -272,9 +262,137 @@ static long long run(tn__h1resp_t *p, const char *data, size_t len)
         return p->cb_error;
     p->cb_error = TN_EHTTP;
     if (!p->error)
-        p->error = llhttp_get_error_reason(&p->llhttp) ? "malformed response (llhttp)"
+        p->error = llhttp_get_error_reason(&p->llhttp) ? llhttp_get_error_reason(&p->llhttp)
                                                        : "malformed response";
     return TN_EHTTP;
+}
+
+static int body_span(tn__h1resp_t *p, const char *data, size_t len)
+{
+    int rc;
+    p->body_bytes += len;
+    if (p->body_bytes > p->max_body)
+        return fail(p, TN_ETOOLARGE, "body over max_body_size"), TN_ETOOLARGE;
+    if (p->cbs->on_body && (rc = p->cbs->on_body(p, data, len, p->arg)) < 0)
+        return fail(p, rc, "body callback failed"), rc;
+    return 0;
+}
+
+/* One line of the chunked framing (size line or trailer field), CRLF
+ * required: returns its length without the CRLF with *next set past it, 0
+ * with *next = 0 when incomplete, or TN_EHTTP. */
+static long line_at(tn__h1resp_t *p, const char *d, size_t len, size_t max, size_t *next)
+{
+    size_t n = len < max + 2 ? len : max + 2;
+    const char *nl = memchr(d, '\n', n);
+    *next = 0;
+    if (!nl) {
+        if (n == max + 2)
+            return fail(p, TN_EHTTP, "chunk line too long"), TN_EHTTP;
+        return 0;
+    }
+    size_t k = (size_t)(nl - d);
+    if (k == 0 || d[k - 1] != '\r' || memchr(d, '\r', k - 1))
+        return fail(p, TN_EHTTP, "bare CR or LF in the chunked framing"), TN_EHTTP;
+    *next = k + 1;
+    return (long)(k - 1);
+}
+
+/* The chunked body and its trailer section. Returns the bytes consumed (a
+ * partial line stays unconsumed) or a negative code. */
+static long long chunked(tn__h1resp_t *p, const char *d, size_t len)
+{
+    size_t i = 0, next;
+    long ll;
+    int rc;
+    while (i < len && !p->pause) {
+        switch (p->ch_state) {
+        case CH_SIZE: {
+            uint64_t size;
+            ll = line_at(p, d + i, len - i, 16 + p->max_chunk_ext, &next);
+            if (ll < 0)
+                break;
+            if (next == 0)
+                return (long long)i;
+            if (tn__h1_chunk_size(d + i, (size_t)ll, p->max_chunk_ext, &size) != 0) {
+                fail(p, TN_EHTTP, "invalid chunk size line");
+                ll = -1;
+                break;
+            }
+            if (size > p->max_body - p->body_bytes) {
+                fail(p, TN_ETOOLARGE, "chunk size over max_body_size");
+                ll = -1;
+                break;
+            }
+            i += next;
+            p->chunk_left = size;
+            p->ch_state = size ? CH_DATA : CH_TRAILER;
+            continue;
+        }
+        case CH_DATA: {
+            size_t take = len - i < p->chunk_left ? len - i : (size_t)p->chunk_left;
+            if ((rc = body_span(p, d + i, take)) < 0)
+                goto dead;
+            i += take;
+            p->chunk_left -= take;
+            if (p->chunk_left == 0)
+                p->ch_state = CH_DATA_CR;
+            continue;
+        }
+        case CH_DATA_CR:
+        case CH_DATA_LF:
+            if (d[i] != (p->ch_state == CH_DATA_CR ? '\r' : '\n')) {
+                fail(p, TN_EHTTP, "chunk data not followed by CRLF");
+                ll = -1;
+                break;
+            }
+            i++;
+            p->ch_state = p->ch_state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE;
+            continue;
+        default: /* CH_TRAILER */
+            ll = line_at(p, d + i, len - i, p->max_header_size, &next);
+            if (ll < 0)
+                break;
+            if (next == 0)
+                return (long long)i;
+            for (long k = 0; k < ll; k++) {
+                unsigned char c = (unsigned char)d[i + (size_t)k];
+                if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                    fail(p, TN_EHTTP, "control byte in a trailer field");
+                    ll = -1;
+                    break;
+                }
+            }
+            if (ll < 0)
+                break;
+            if (ll > 0 && (d[i] == ' ' || d[i] == '\t' || !memchr(d + i, ':', (size_t)ll))) {
+                fail(p, TN_EHTTP, "malformed trailer field");
+                ll = -1;
+                break;
+            }
+            i += next;
+            p->trailer_bytes += next;
+            if (p->trailer_bytes > p->max_header_size) {
+                fail(p, TN_ETOOLARGE, "trailer section too large");
+                ll = -1;
+                break;
+            }
+            if (ll == 0) {
+                p->phase = P_DONE;
+                if (p->cbs->on_complete && (rc = p->cbs->on_complete(p, p->arg)) < 0) {
+                    fail(p, rc, "completion callback failed");
+                    goto dead;
+                }
+                return (long long)i;
+            }
+            continue;
+        }
+        goto dead; /* a failed check above */
+    }
+    return (long long)i;
+dead:
+    p->phase = P_DEAD;
+    return p->cb_error;
 }
 
 /* Parses one complete head of hdr bytes at data. */
@@ -329,6 +447,12 @@ long long tn__h1resp_feed(tn__h1resp_t *p, const char *data, size_t len)
             }
             continue;
         }
+        if (p->phase == P_CHUNKED) {
+            long long m = chunked(p, data + total, len - total);
+            if (m < 0)
+                return m;
+            return (long long)total + m;
+        }
         /* P_BODY */
         if (p->pause)
             return (long long)total;
@@ -367,9 +491,10 @@ int tn__h1resp_eof(tn__h1resp_t *p)
             }
             return 0;
         }
-        p->error = p->body_kind == TN__H1BODY_CHUNKED ? "connection closed inside a chunked body"
-                                                      : "connection closed before the end of "
-                                                        "the body (Content-Length)";
+        p->error = "connection closed before the end of the body (Content-Length)";
+        break;
+    case P_CHUNKED:
+        p->error = "connection closed inside a chunked body";
         break;
     default:
         p->error = p->seen_bytes ? "connection closed inside the response head"

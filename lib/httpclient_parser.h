@@ -62,7 +62,10 @@ struct tn__h1resp_s {
     int body_kind;
     int keep_alive; /* the connection may carry another exchange after this one */
     uint64_t body_bytes;
-    size_t chunk_ext_bytes;
+    uint64_t chunk_left;  /* data bytes left in the current chunk */
+    size_t trailer_bytes; /* trailer section so far */
+    int ch_state;
+    unsigned char own_chunked;
     unsigned interim; /* 1xx heads seen */
     int cb_error;
     const char *error;          /* static text for the last failure */
