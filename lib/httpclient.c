@@ -262,6 +262,7 @@ void tn__hc_finish(tn_fetch_t *f, int status, const char *fmt, ...)
     if (f->in_queue) {
         list_remove(&c->queue_head, &c->queue_tail, f);
         f->in_queue = 0;
+        f->queue_ms += tn_ioloop_time_ms(c->loop) - f->t_queued;
     }
     if (f->in_active) {
         list_remove(&c->active, NULL, f);
@@ -309,6 +310,28 @@ void tn__hc_maybe_free(tn_httpclient_t *c)
         run_freed(c->loop, c);
 }
 
+void tn__hc_connect_link(tn_httpclient_t *c, hc_connect_t *pc)
+{
+    pc->prev = NULL;
+    pc->next = c->connects;
+    if (c->connects)
+        c->connects->prev = pc;
+    c->connects = pc;
+    c->nconnects++;
+}
+
+void tn__hc_connect_unlink(tn_httpclient_t *c, hc_connect_t *pc)
+{
+    if (pc->prev)
+        pc->prev->next = pc->next;
+    else
+        c->connects = pc->next;
+    if (pc->next)
+        pc->next->prev = pc->prev;
+    pc->prev = pc->next = NULL;
+    c->nconnects--;
+}
+
 void tn_httpclient_free(tn_httpclient_t *c, void (*on_freed)(void *arg), void *arg)
 {
     if (!c || c->freeing)
@@ -321,6 +344,13 @@ void tn_httpclient_free(tn_httpclient_t *c, void (*on_freed)(void *arg), void *a
     while (c->active)
         tn__hc_finish(c->active, TN_ECLOSED, "Client closed");
     tn__hc_close_idle(c);
+    /* Connects still under way finish on their own (within their
+     * timeout) and close what they get: they no longer need the client. */
+    while (c->connects) {
+        hc_connect_t *pc = c->connects;
+        tn__hc_connect_unlink(c, pc);
+        pc->client = NULL;
+    }
     tn__hc_maybe_free(c);
 }
 

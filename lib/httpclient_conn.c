@@ -52,8 +52,9 @@ static void pool_put(hc_conn_t *conn)
     for (i = c->idle; i; i = i->next)
         if (strcmp(i->origin, conn->origin) == 0)
             same++;
-    if (c->freeing || same >= c->o.max_idle_per_host || tn_iostream_closed(conn->stream) ||
-        tn_iostream_buffered(conn->stream) > 0) {
+    /* Unsolicited bytes were ruled out by the caller (the exchange's own
+     * bytes are still in the read buffer while its callback runs). */
+    if (c->freeing || same >= c->o.max_idle_per_host || tn_iostream_closed(conn->stream)) {
         conn_close(conn);
         return;
     }
@@ -230,12 +231,14 @@ static void on_connected(tn_iostream_t *stream, int status, void *arg)
     hc_connect_t *pc = arg;
     tn_httpclient_t *c = pc->client;
     tn_fetch_t *f = pc->fetch;
-    c->nconnects--;
+    if (c)
+        tn__hc_connect_unlink(c, pc);
     tn_free(pc);
     if (!f) {
         if (stream && status == 0)
             tn_iostream_close(stream);
-        tn__hc_maybe_free(c);
+        if (c)
+            tn__hc_maybe_free(c);
         return;
     }
     f->connecting = NULL;
@@ -297,10 +300,14 @@ void tn__hc_start_exchange(tn_fetch_t *f)
     f->connecting = pc;
     f->t_connect = now;
     tn_iostream_options_t so = {.max_buffer_size = c->o.max_buffer_size};
-    c->nconnects++;
-    rc = tn_tcpclient_connect(c->loop, f->u.host, f->u.port, 0, &so, on_connected, pc);
+    uint64_t left = (rdl < cdl ? rdl : cdl);
+    left = left == TN_NO_TIMEOUT ? 0 : left > now ? left - now : 1;
+    tn__hc_connect_link(c, pc);
+    /* The attempt gets its own bound too: it cannot be cancelled, and an
+     * abandoned one must not linger for the kernel's minutes. */
+    rc = tn_tcpclient_connect(c->loop, f->u.host, f->u.port, left, &so, on_connected, pc);
     if (rc != 0) {
-        c->nconnects--;
+        tn__hc_connect_unlink(c, pc);
         tn_free(pc);
         f->connecting = NULL;
         tn__hc_finish(f, rc, "Connection to %s failed: %s", f->origin, tn_strerror(rc));

@@ -59,8 +59,9 @@ struct hc_conn_s {
 };
 
 struct hc_connect_s {
-    tn_httpclient_t *client;
-    tn_fetch_t *fetch; /* NULL once abandoned */
+    tn_httpclient_t *client; /* NULL once the client is gone */
+    tn_fetch_t *fetch;       /* NULL once abandoned */
+    hc_connect_t *prev, *next;
 };
 
 enum { F_QUEUED = 0, F_CONNECTING, F_ACTIVE, F_FINISHED };
@@ -76,8 +77,9 @@ struct tn_fetch_s {
     char *method;
     char *user_agent, *auth_user, *auth_pass;
     tn_headers_t *req_headers;
-    char *body; /* owned unless o.body_ref */
+    char *body; /* owned when body_owned (a copy) */
     size_t body_len;
+    int body_owned;
     int has_body;
     char *url; /* current URL */
     tn__hcurl_t u;
@@ -142,6 +144,7 @@ struct tn_httpclient_s {
     size_t nactive;
     hc_conn_t *idle;
     size_t nidle;
+    hc_connect_t *connects;
     size_t nconns, nconnects, nfetches;
     tn__qnode_t pump_node;
     int pump_scheduled;
@@ -162,6 +165,8 @@ void tn__hc_maybe_free(tn_httpclient_t *c);
 void tn__hc_arm(tn_fetch_t *f, uint64_t deadline_ms, const char *msg);
 void tn__hc_requeue(tn_fetch_t *f);
 void tn__hc_fetch_unref(tn_fetch_t *f);
+void tn__hc_connect_link(tn_httpclient_t *c, hc_connect_t *pc);
+void tn__hc_connect_unlink(tn_httpclient_t *c, hc_connect_t *pc);
 
 /* httpclient_request.c */
 int tn__hc_prepare(tn_fetch_t *f, const char *url, const tn_fetch_options_t *o,

@@ -20,7 +20,8 @@ static tn__h1resp_t *self(llhttp_t *l)
 static int fail(tn__h1resp_t *p, int code, const char *why)
 {
     p->cb_error = code;
-    p->error = why;
+    if (!p->error)
+        p->error = why; /* a callback may have said more precisely */
     return -1;
 }
 

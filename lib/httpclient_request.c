@@ -148,6 +148,7 @@ int tn__hc_prepare(tn_fetch_t *f, const char *url, const tn_fetch_options_t *opt
         if (!f->body)
             return TN_ENOMEM;
         memcpy(f->body, o.body, o.body_len);
+        f->body_owned = 1;
     } else {
         f->body = (char *)(uintptr_t)o.body;
     }
@@ -169,8 +170,9 @@ void tn__hc_release_request(tn_fetch_t *f)
     tn_free(f->url);
     tn__hcurl_free(&f->u);
     tn_headers_free(f->req_headers);
-    if (!f->o.body_ref)
+    if (f->body_owned)
         tn_free(f->body);
+    f->body_owned = 0;
     f->method = f->user_agent = f->auth_user = f->auth_pass = f->url = f->body = NULL;
     f->req_headers = NULL;
 }
@@ -381,8 +383,9 @@ int tn__hc_redirect(tn_fetch_t *f, const char *location, size_t loc_len)
         f->method = tn_strndup("GET", 3);
         if (!f->method)
             return TN_ENOMEM;
-        if (!f->o.body_ref)
+        if (f->body_owned)
             tn_free(f->body);
+        f->body_owned = 0;
         f->body = NULL;
         f->body_len = 0;
         f->has_body = 0;
