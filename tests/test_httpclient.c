@@ -891,6 +891,7 @@ Test(httpclient, free_with_fetches_in_flight)
     for (int i = 0; i < 10; i++)
         cr_assert_eq(hc_start(&e, i % 2 ? "/hold" : "/park", NULL, &g_many[i]), 0);
     tn_test_settle(e.loop, 100);
+    cr_assert_eq(g.nheld, 10, "all ten in flight");
     tn_httpclient_free(e.cli, on_client_freed, NULL);
     e.cli = NULL;
     for (int i = 0; i < 100 && g_freed_after < 0; i++)
