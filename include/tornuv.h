@@ -17,6 +17,7 @@
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"
 #include "tornuv/httpserver.h"
+#include "tornuv/httpclient.h"
 #include "tornuv/web.h"
 #include "tornuv/testing.h"
 

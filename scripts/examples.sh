@@ -96,4 +96,22 @@ else
         [ $((big - base)) -lt 4096 ] && echo 1)"
 fi
 rm -rf "$t"
+# fetch: two URLs over one keep-alive connection to hello_http (exit 0, both
+# bodies), then a refused connection (exit 1, one line on stderr).
+port=$((port + 2))
+"$bdir/examples/hello_http" --port "$port" >/dev/null 2>&1 &
+hpid=$!
+for i in $(seq 1 50); do curl -s --max-time 2 "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.1; done
+out=$("$bdir/examples/fetch" --include "http://127.0.0.1:$port/a" "http://127.0.0.1:$port/b" 2>&1)
+frc=$?
+err=$("$bdir/examples/fetch" "http://127.0.0.1:1/" 2>&1 >/dev/null)
+erc=$?
+kill -INT "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+if [ $frc -ne 0 ] || [ "$(grep -c 'Hello, world' <<<"$out")" -ne 2 ] ||
+    ! grep -q '^HTTP/1.1 200 OK' <<<"$out" || [ $erc -ne 1 ] ||
+    [ "$(wc -l <<<"$err")" -ne 1 ] || grep -qE 'Sanitizer|runtime error:' <<<"$out$err"; then
+    echo "   fetch: FAILED (exit $frc/$erc)"; echo "$out"; echo "$err"; fail=1
+else
+    echo "   fetch: ok"
+fi
 exit $fail
