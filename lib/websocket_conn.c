@@ -37,6 +37,7 @@ struct tn_websocket_s {
     tn_websocket_write_cb wcb;
     void *warg;
     char subprotocol[64];
+    void *user;
 };
 
 typedef struct {
@@ -315,4 +316,14 @@ int tn_websocket_closing(const tn_websocket_t *ws)
 tn_ioloop_t *tn_websocket_loop(const tn_websocket_t *ws)
 {
     return ws->loop;
+}
+
+void tn__websocket_set_user(tn_websocket_t *ws, void *user)
+{
+    ws->user = user;
+}
+
+void *tn__websocket_user(const tn_websocket_t *ws)
+{
+    return ws->user;
 }

@@ -22,6 +22,10 @@ typedef struct {
 int tn__websocket_start(tn_iostream_t *stream, const tn__ws_conn_config_t *cfg,
                         tn_websocket_t **out);
 
+/** A pointer for the server side (its per-connection record). */
+void tn__websocket_set_user(tn_websocket_t *ws, void *user);
+void *tn__websocket_user(const tn_websocket_t *ws);
+
 /** Public compression options to the core's (NULL: level etc. default). */
 void tn__ws_zopts_from(const tn_websocket_compression_t *c, tn__ws_zopts_t *zo);
 

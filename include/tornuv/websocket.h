@@ -19,6 +19,7 @@
 #include "tornuv/common.h"
 #include "tornuv/ioloop.h"
 #include "tornuv/iostream.h"
+#include "tornuv/web.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -145,6 +146,65 @@ typedef void (*tn_websocket_connect_cb)(tn_websocket_t *ws, int status, void *ar
 TN_EXTERN int tn_websocket_connect(tn_ioloop_t *loop, const char *url,
                                    const tn_websocket_connect_options_t *opts,
                                    tn_websocket_connect_cb cb, void *arg);
+
+/* ---- server: the web layer's WebSocketHandler --------------------------- */
+
+/** A WebSocket handler class: Tornado's WebSocketHandler slots. Route it
+ * with tn_app_add_route(app, host, pattern, &tn_websocket_handler, &cls,
+ * name); cls must outlive the application. Every slot may be NULL.
+ *
+ * The slots that run during the upgrade request get the web handler (the
+ * request, cookies, path arguments) and the connection's state; the others
+ * get the open connection, whose state is the same memory. */
+typedef struct {
+    const char *name;  /**< for logs */
+    size_t state_size; /**< bytes of zeroed per-connection state (tn_websocket_state) */
+    void *arg;         /**< class-wide pointer for the slots (tn_websocket_class_arg) */
+    /** Per-class connection settings (Tornado's websocket_* application
+     * settings): max_message_size (10 MiB), ping interval and timeout,
+     * close timeout (5 s). */
+    tn_websocket_settings_t settings;
+    /** Nonzero to accept a request with this Origin header (or
+     * Sec-WebSocket-Origin); refused requests get 403. NULL: same origin
+     * only (the origin's host[:port] equals Host, case-insensitively).
+     * Tornado: check_origin(origin). */
+    int (*check_origin)(tn_handler_t *h, void *state, const char *origin, size_t len);
+    /** Picks one of the offered subprotocols: returns its index, or -1 for
+     * none. Tornado: select_subprotocol(subprotocols). */
+    int (*select_subprotocol)(tn_handler_t *h, void *state, const tn_strview_t *offered, size_t n);
+    /** Returns the compression settings (NULL: no compression, the
+     * default); the pointer must stay valid through the call.
+     * Tornado: get_compression_options(). */
+    const tn_websocket_compression_t *(*get_compression_options)(tn_handler_t *h, void *state);
+    /** The connection is open (the 101 was sent); args are the route's
+     * path arguments (percent-decoded), valid until on_close.
+     * Tornado: open(*args). */
+    void (*open)(tn_websocket_t *ws, const tn_strview_t *args, size_t nargs);
+    /** Tornado: on_message(message). */
+    void (*on_message)(tn_websocket_t *ws, int binary, const char *data, size_t len);
+    /** Tornado: on_ping(data). */
+    void (*on_ping)(tn_websocket_t *ws, const char *data, size_t len);
+    /** Tornado: on_pong(data). */
+    void (*on_pong)(tn_websocket_t *ws, const char *data, size_t len);
+    /** Exactly once after open, whoever closed; ws and its state are freed
+     * when it returns. Tornado: on_close() with close_code/close_reason. */
+    void (*on_close)(tn_websocket_t *ws, int code, const char *reason, size_t len);
+} tn_websocket_class_t;
+
+/** The built-in web handler that upgrades GET requests to WebSocket
+ * connections of the tn_websocket_class_t given as the route's init_arg.
+ * Refuses with 400 (not HTTP/1.1, bad Upgrade/Connection/Host/key), 426 with
+ * Sec-WebSocket-Version: 13 (another version), 403 (origin refused), 405
+ * (not GET). Tornado: WebSocketHandler.get. */
+extern TN_EXTERN const tn_handler_class_t tn_websocket_handler;
+
+/** The connection's state (state_size bytes of its class; NULL on client
+ * connections). Tornado: the handler instance's attributes. */
+TN_EXTERN void *tn_websocket_state(const tn_websocket_t *ws);
+
+/** The class's arg (NULL on client connections). Tornado: the handler's
+ * initialize(**kwargs) values. */
+TN_EXTERN void *tn_websocket_class_arg(const tn_websocket_t *ws);
 
 #ifdef __cplusplus
 }
