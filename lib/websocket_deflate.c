@@ -203,7 +203,7 @@ int tn__ws_pmd_accept(const char *offers, size_t len, const tn__ws_zopts_t *zo,
 int tn__ws_pmd_offer(const tn__ws_zopts_t *zo, char *out, size_t cap)
 {
     int bits = own_bits(zo);
-    char val[8] = "";
+    char val[16] = "";
     if (bits < 15)
         snprintf(val, sizeof val, "=%d", bits);
     int n = snprintf(out, cap, "permessage-deflate; client_max_window_bits%s%s", val,

@@ -55,25 +55,35 @@ static char lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
+int tn__ws_list_next(const char **p, const char *end, tn_strview_t *item)
+{
+    if (!*p || *p >= end)
+        return 0;
+    const char *c = memchr(*p, ',', (size_t)(end - *p));
+    const char *b = *p, *e = c ? c : end;
+    while (b < e && (*b == ' ' || *b == '\t'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    item->base = b;
+    item->len = (size_t)(e - b);
+    *p = c ? c + 1 : end;
+    return 1;
+}
+
 int tn__ws_has_token(const char *list, size_t len, const char *token)
 {
     size_t tl = strlen(token);
-    const char *p = list, *end = list + len;
-    while (list && p < end) {
-        const char *c = memchr(p, ',', (size_t)(end - p));
-        const char *b = p, *e = c ? c : end;
-        while (b < e && (*b == ' ' || *b == '\t'))
-            b++;
-        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - b) == tl) {
-            size_t i = 0;
-            while (i < tl && lower(b[i]) == lower(token[i]))
-                i++;
-            if (i == tl)
-                return 1;
-        }
-        p = c ? c + 1 : end;
+    const char *p = list;
+    tn_strview_t it;
+    while (tn__ws_list_next(&p, list + len, &it)) {
+        if (it.len != tl)
+            continue;
+        size_t i = 0;
+        while (i < tl && lower(it.base[i]) == lower(token[i]))
+            i++;
+        if (i == tl)
+            return 1;
     }
     return 0;
 }

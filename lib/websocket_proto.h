@@ -189,6 +189,9 @@ int tn__ws_key_valid(const char *key, size_t len);
 int tn__ws_accept_value(const char *key, size_t len, char out[TN__WS_ACCEPT_LEN + 1]);
 /** A fresh random key (24 characters + NUL). Returns 0 or an error. */
 int tn__ws_new_key(char out[TN__WS_KEY_LEN + 1]);
+/** Iterates a comma-separated header list: the next item, trimmed of
+ * spaces and tabs (may be empty), into item. Returns 0 at the end. */
+int tn__ws_list_next(const char **p, const char *end, tn_strview_t *item);
 /** Nonzero when the comma-separated list contains token (case-insensitive,
  * optional whitespace). */
 int tn__ws_has_token(const char *list, size_t len, const char *token);

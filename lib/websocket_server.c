@@ -192,21 +192,11 @@ static size_t offered_protocols(const tn_headers_t *hd, tn_strview_t *out, size_
     tn_strview_t lines[8];
     size_t nl = tn_headers_get_all(hd, "Sec-WebSocket-Protocol", lines, 8), n = 0;
     for (size_t i = 0; i < nl && i < 8; i++) {
-        const char *p = lines[i].base, *end = p + lines[i].len;
-        while (p < end && n < max) {
-            const char *c = memchr(p, ',', (size_t)(end - p));
-            const char *b = p, *e = c ? c : end;
-            while (b < e && (*b == ' ' || *b == '\t'))
-                b++;
-            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            if (e > b && tn_http_is_token(b, (size_t)(e - b))) {
-                out[n].base = b;
-                out[n].len = (size_t)(e - b);
-                n++;
-            }
-            p = c ? c + 1 : end;
-        }
+        const char *p = lines[i].base;
+        tn_strview_t it;
+        while (n < max && tn__ws_list_next(&p, lines[i].base + lines[i].len, &it))
+            if (it.len && tn_http_is_token(it.base, it.len))
+                out[n++] = it;
     }
     return n;
 }
