@@ -349,6 +349,12 @@ int tn__ws_zlib_compress(tn__ws_zlib_t *z, const void *data, size_t len, uint8_t
      * extension leaves out (RFC 7692 section 7.2.1). */
     if (n >= 4 && memcmp(buf + n - 4, "\x00\x00\xff\xff", 4) == 0)
         n -= 4;
+    /* zlib emits nothing at all for a flush with nothing new (a second empty
+     * message in a row); the peer appends 00 00 FF FF to what it gets, which
+     * must then read as an empty stored block: a single 00 byte (RFC 7692
+     * section 7.2.3.6). An empty payload would leave its inflater mid-block. */
+    if (n == 0)
+        buf[n++] = 0x00;
     if (z->own_reset)
         deflateReset(&z->def);
     *out = buf;
