@@ -20,5 +20,6 @@
 #include "tornuv/httpclient.h"
 #include "tornuv/web.h"
 #include "tornuv/testing.h"
+#include "tornuv/websocket.h"
 
 #endif /* TORNUV_H */
