@@ -21,5 +21,6 @@
 #include "tornuv/web.h"
 #include "tornuv/testing.h"
 #include "tornuv/websocket.h"
+#include "tornuv/tls.h"
 
 #endif /* TORNUV_H */

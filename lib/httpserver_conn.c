@@ -236,7 +236,7 @@ static int on_headers(tn__h1parser_t *p, void *arg)
             return rc;
     }
     memcpy(r->remote_ip, c->ip, sizeof r->remote_ip);
-    r->protocol = "http";
+    r->protocol = tn_tls_is_tls(c->stream) ? "https" : "http";
     if (srv->opts.xheaders)
         tn__hreq_apply_xheaders(r, srv);
     r->is_head = tn__h1_token_eq(p->method, p->method_len, "head");

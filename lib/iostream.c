@@ -959,3 +959,9 @@ void *tn_iostream_get_data(const tn_iostream_t *s)
 {
     return s->data;
 }
+
+const tn_transport_ops_t *tn_iostream__ops(const tn_iostream_t *s, void **t)
+{
+    *t = s->transport;
+    return s->ops;
+}

@@ -31,6 +31,7 @@
 #include "tornuv/httputil.h"
 #include "tornuv/iostream.h"
 #include "tornuv/ioloop.h"
+#include "tornuv/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -150,6 +151,10 @@ typedef struct {
                                               pipelined request waits; 0 = 64 KiB */
     tn_http_access_log_cb access_log;
     void *access_log_arg;
+    /* Serve HTTPS: every connection is a TLS stream made with this server
+     * context (borrowed: it must outlive the server); requests report
+     * protocol "https" (xheaders may still override it). Tornado: ssl_options. */
+    tn_tls_context_t *ssl_options;
 } tn_httpserver_options_t;
 
 /** Creates a server on loop (options copied). Returns 0, TN_EINVAL (no or both
