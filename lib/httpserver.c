@@ -82,6 +82,7 @@ int tn_httpserver_new(tn_ioloop_t *loop, const tn_httpserver_options_t *opts,
     to.handle_stream = tn__hconn_on_stream;
     to.arg = srv;
     to.max_connections = o->max_connections;
+    to.ssl_options = o->ssl_options;
     /* The read buffer must hold a whole header section plus a read chunk. */
     to.stream_options.max_buffer_size = o->max_header_size + 2 * TN_IOSTREAM_DEFAULT_CHUNK;
     if ((err = tn_tcpserver_new(loop, &to, &srv->tcp)) != 0)

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "httpserver_internal.h"
+#include "pool.h"
 
 /* ---- timers ------------------------------------------------------------- */
 
@@ -235,7 +236,7 @@ static int on_headers(tn__h1parser_t *p, void *arg)
             return rc;
     }
     memcpy(r->remote_ip, c->ip, sizeof r->remote_ip);
-    r->protocol = "http";
+    r->protocol = tn_tls_is_tls(c->stream) ? "https" : "http";
     if (srv->opts.xheaders)
         tn__hreq_apply_xheaders(r, srv);
     r->is_head = tn__h1_token_eq(p->method, p->method_len, "head");
@@ -375,12 +376,14 @@ static void release_request_memory(conn_t *c)
     r->body_cap = 0;
     r->line = NULL;
     r->line_cap = 0;
-    tn_free(c->head);
+    tn__pool_put(c->server->loop, c->head, c->head_cap);
     c->head = NULL;
     c->head_cap = 0;
     tn_headers_free(c->scratch);
     c->scratch = NULL;
 }
+
+static void begin_handover(conn_t *c);
 
 /* Request and response are both complete: on to the next one. */
 void tn__hconn_advance(conn_t *c)
@@ -391,6 +394,11 @@ void tn__hconn_advance(conn_t *c)
     access_log(c);
     c->requests++;
     r->active = 0;
+    if (c->detach_cb) {
+        if (!c->detaching)
+            begin_handover(c);
+        return;
+    }
     if (!keep || srv->closing_all) {
         tn__hconn_linger(c);
         return;
@@ -527,17 +535,16 @@ void tn__hconn_close(conn_t *c)
     tn_iostream_close(c->stream);
 }
 
-static void on_stream_close(tn_iostream_t *s, void *arg)
+/* Frees the connection and lets the server know it is gone. */
+static void release_conn(conn_t *c)
 {
-    conn_t *c = arg;
     tn_httpserver_t *srv = c->server;
-    (void)s;
     c->closing = 1;
     stop_timers(c);
     tn__hreq_abandon(c);
     tn__hreq_free(&c->req);
     tn__h1parser_free(&c->parser);
-    tn_free(c->head);
+    tn__pool_put(c->server->loop, c->head, c->head_cap);
     if (srv->cork_conn == c) {
         srv->cork_conn = NULL;
         srv->cork_len = 0;
@@ -561,6 +568,72 @@ static void on_stream_close(tn_iostream_t *s, void *arg)
             srv->closed_cb(srv, 0, srv->closed_arg);
     }
     tn__hsrv_maybe_finish_free(srv);
+}
+
+static void on_stream_close(tn_iostream_t *s, void *arg)
+{
+    conn_t *c = arg;
+    (void)s;
+    c->closing = 1;
+    if (c->detaching) {
+        c->stream = NULL; /* the queued handover reports TN_ECLOSED and frees */
+        return;
+    }
+    tn_http_detach_cb cb = c->detach_cb;
+    void *cb_arg = c->detach_arg;
+    release_conn(c);
+    if (cb)
+        cb(NULL, TN_ECLOSED, cb_arg);
+}
+
+/* ---- detach (upgrades) ---------------------------------------------------- */
+
+/* Runs from the loop, outside every HTTP and application call: the
+ * connection is released and its stream, with whatever the client sent
+ * after the request still buffered, goes to the detach callback. */
+static void handover(tn_ioloop_t *loop, void *arg)
+{
+    conn_t *c = arg;
+    (void)loop;
+    tn_http_detach_cb cb = c->detach_cb;
+    void *cb_arg = c->detach_arg;
+    tn_iostream_t *s = c->stream;
+    if (s) {
+        (void)tn__hconn_flush_cork(c);
+        tn_iostream_set_close_callback(s, NULL, NULL);
+    }
+    release_conn(c);
+    cb(s, s ? 0 : TN_ECLOSED, cb_arg);
+}
+
+/* The response to a detaching request is finished: no more reads, the
+ * head goes out, the stream is handed over on the next loop turn. */
+static void begin_handover(conn_t *c)
+{
+    tn__hconn_clear_deadline(c);
+    if (!c->in_batch && tn__hconn_flush_cork(c) != 0) {
+        tn__hconn_close(c);
+        return;
+    }
+    if (tn_ioloop_add_callback(c->server->loop, handover, c) != 0) {
+        tn__hconn_close(c); /* on_stream_close reports TN_ECLOSED */
+        return;
+    }
+    c->detaching = 1;
+}
+
+int tn_http_request_detach(tn_http_request_t *req, tn_http_detach_cb cb, void *arg)
+{
+    conn_t *c = req ? req->conn : NULL;
+    if (!c || !cb || !req->received)
+        return TN_EINVAL;
+    if (c->closing || c->fatal)
+        return TN_ECLOSED;
+    if (c->detach_cb)
+        return TN_EALREADY;
+    c->detach_cb = cb;
+    c->detach_arg = arg;
+    return 0;
 }
 
 void tn__hconn_on_stream(tn_tcpserver_t *tcp, tn_iostream_t *stream, const char *ip, int port,

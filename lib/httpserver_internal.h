@@ -96,6 +96,11 @@ struct conn_s {
     unsigned char fatal;       /* stop processing input at once */
     unsigned char hdr_started; /* bytes of the next request arrived */
     tn_headers_t *scratch;     /* tn_http_response_send's headers */
+    /* tn_http_request_detach: the stream goes to detach_cb once the
+     * response is finished (handover queued: detaching). */
+    tn_http_detach_cb detach_cb;
+    void *detach_arg;
+    unsigned char detaching;
 };
 
 struct tn_httpserver_s {

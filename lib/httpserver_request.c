@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "httpserver_internal.h"
+#include "pool.h"
 
 static int valid_ip(const char *s, size_t n)
 {
@@ -98,8 +99,8 @@ void tn__hreq_reset(tn_http_request_t *r)
     tn__hbody_gzip_end(r);
     r->args_done = r->cookies_done = 0;
     r->body_len = 0;
-    if (r->body_cap > 64 * 1024) {
-        tn_free(r->body);
+    if (r->body_cap > TN__POOL_MAX_SIZE) {
+        tn__pool_put(r->conn->server->loop, r->body, r->body_cap);
         r->body = NULL;
         r->body_cap = 0;
     }
@@ -122,7 +123,7 @@ void tn__hreq_free(tn_http_request_t *r)
     tn_args_free(r->args);
     tn_args_free(r->cookies);
     tn_files_free(r->files);
-    tn_free(r->body);
+    tn__pool_put(r->conn->server->loop, r->body, r->body_cap);
     tn_free(r->line);
 }
 

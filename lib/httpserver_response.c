@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "httpserver_internal.h"
+#include "pool.h"
 
 /* ---- output ------------------------------------------------------------- */
 
@@ -107,10 +108,9 @@ static int head_buffer(conn_t *c)
 {
     if (c->head)
         return 0;
-    c->head = tn_malloc(HEAD_BUF_MIN);
+    c->head = tn__pool_get(c->server->loop, HEAD_BUF_MIN, &c->head_cap);
     if (!c->head)
         return TN_ENOMEM;
-    c->head_cap = HEAD_BUF_MIN;
     return 0;
 }
 

@@ -31,6 +31,7 @@
 #include "tornuv/httputil.h"
 #include "tornuv/iostream.h"
 #include "tornuv/ioloop.h"
+#include "tornuv/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -150,6 +151,10 @@ typedef struct {
                                               pipelined request waits; 0 = 64 KiB */
     tn_http_access_log_cb access_log;
     void *access_log_arg;
+    /* Serve HTTPS: every connection is a TLS stream made with this server
+     * context (borrowed: it must outlive the server); requests report
+     * protocol "https" (xheaders may still override it). Tornado: ssl_options. */
+    tn_tls_context_t *ssl_options;
 } tn_httpserver_options_t;
 
 /** Creates a server on loop (options copied). Returns 0, TN_EINVAL (no or both
@@ -268,6 +273,22 @@ TN_EXTERN void tn_http_request_resume_body(tn_http_request_t *req);
  * Tornado: RequestHandler.on_connection_close. */
 TN_EXTERN void tn_http_request_set_close_callback(tn_http_request_t *req,
                                                   tn_http_request_close_cb cb, void *arg);
+
+/** Hand-over callback of tn_http_request_detach: the connection's stream,
+ * now the caller's (status 0), or NULL and TN_ECLOSED when the connection
+ * closed first. */
+typedef void (*tn_http_detach_cb)(tn_iostream_t *stream, int status, void *arg);
+
+/** Takes the connection away from HTTP once this request's response is
+ * finished (a 101 answering an upgrade): no further request is read from
+ * it, bytes the client sent after this request stay buffered in the
+ * stream, and cb (exactly once, later, from the loop) hands the stream
+ * over; the server no longer counts, times out or closes it. Call on a
+ * request whose body was read whole, before finishing its response.
+ * Returns 0, TN_EINVAL (NULL cb, body not read yet), TN_EALREADY (called
+ * twice), TN_ECLOSED (the connection is closing).
+ * Tornado: HTTP1Connection.detach(). */
+TN_EXTERN int tn_http_request_detach(tn_http_request_t *req, tn_http_detach_cb cb, void *arg);
 
 /* ---- Response ---- */
 
