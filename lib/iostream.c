@@ -513,8 +513,12 @@ void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size
             s->cap = cap;
         }
     }
+    /* A pooled buffer may be larger than asked for; one read still takes at
+     * most read_chunk_size bytes (Tornado's read_chunk_size, and what bounds
+     * a paused streaming read to one chunk). */
+    size_t avail = s->cap - s->start - s->len;
     *base = s->buf + s->start + s->len;
-    *len = s->cap - s->start - s->len;
+    *len = avail < chunk ? avail : chunk;
 }
 
 void tn_iostream__on_read(tn_iostream_t *s, long nread)
