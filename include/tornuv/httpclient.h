@@ -77,7 +77,8 @@ typedef int (*tn_fetch_chunk_cb)(tn_fetch_t *f, const char *data, size_t len, vo
  * redirect: a producer's body is not replayed, a 307/308 after one fails). */
 typedef int (*tn_fetch_body_producer_cb)(tn_fetch_t *f, void *arg);
 /** A tn_fetch_write completed: 0 once its bytes reached the OS, TN_ECLOSED
- * when the exchange ended first. */
+ * when the exchange ended first (then possibly after done: the fetch stays
+ * valid for this call). */
 typedef void (*tn_fetch_write_cb)(tn_fetch_t *f, int status, void *arg);
 /** The fetch is over: status 0 (a 2xx response), TN_EHTTP (any other code,
  * an unfollowed 3xx included: read tn_fetch_code; or a malformed response,
@@ -124,14 +125,16 @@ typedef struct {
 
 /** Client options; zero fields take the defaults. */
 typedef struct {
-    size_t max_clients;                 /**< fetches in flight; the rest queue (FIFO); 0 = 10 */
-    size_t max_buffer_size;             /**< stream read buffer cap; 0 = 100 MiB */
-    uint64_t max_body_size;             /**< decoded body cap; 0 = max_buffer_size */
-    size_t max_header_size;             /**< response head cap; 0 = 64 KiB */
-    const tn_fetch_options_t *defaults; /**< copied; fetch fields left zero take these */
-    size_t max_idle_per_host;           /**< idle keep-alive connections per origin; 0 = 4 */
-    uint64_t idle_timeout_ms;           /**< an idle pooled connection closes after it; 0 = 30 s */
-    int no_keep_alive;                  /**< Tornado's behaviour: Connection: close, no pool */
+    size_t max_clients;     /**< fetches in flight; the rest queue (FIFO); 0 = 10 */
+    size_t max_buffer_size; /**< stream read buffer cap; 0 = 100 MiB */
+    uint64_t max_body_size; /**< decoded body cap; 0 = max_buffer_size */
+    size_t max_header_size; /**< response head cap; 0 = 64 KiB */
+    /** Fetch fields left zero take these. The struct is copied; the
+     * strings and headers it points to must outlive the client. */
+    const tn_fetch_options_t *defaults;
+    size_t max_idle_per_host; /**< idle keep-alive connections per origin; 0 = 4 */
+    uint64_t idle_timeout_ms; /**< an idle pooled connection closes after it; 0 = 30 s */
+    int no_keep_alive;        /**< Tornado's behaviour: Connection: close, no pool */
 } tn_httpclient_options_t;
 
 /** Creates a client on loop (no hidden singleton: create one per loop and
@@ -184,7 +187,10 @@ TN_EXTERN int tn_fetch_write(tn_fetch_t *f, const void *data, size_t len, tn_fet
  * TN_ECLOSED. Tornado: the body_producer's future resolving. */
 TN_EXTERN int tn_fetch_write_end(tn_fetch_t *f);
 
-/** The HTTP status code, or 599 when there was no response.
+/** The HTTP status code of the last response head received, or 599 when
+ * none came. A failure after the head (a truncated body, a body over
+ * max_body_size, a redirect that is refused) keeps the code: the done
+ * status says whether the exchange succeeded.
  * Tornado: HTTPResponse.code. */
 TN_EXTERN int tn_fetch_code(const tn_fetch_t *f);
 
