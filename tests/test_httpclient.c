@@ -970,3 +970,56 @@ Test(httpclient, no_keep_alive_is_tornado)
     cr_assert_eq(tn_httpclient_idle_count(e.cli), 0);
     hc_env_close(&e);
 }
+
+static int cancel_in_headers(tn_fetch_t *f, int code, const tn_headers_t *h, void *arg)
+{
+    (void)code;
+    (void)h;
+    (*(int *)arg)++;
+    tn_fetch_cancel(f);
+    return 0;
+}
+
+/* Cancels landing everywhere: at every millisecond of a 2 MB download, and
+ * from the head callback. Exactly one done each; a cancel that comes after
+ * the end changes nothing. */
+Test(httpclient, cancellation_races)
+{
+    hc_env_t e;
+    open_env(&e, NULL);
+    int canceled = 0;
+    for (int d = 0; d < 40; d++) {
+        hc_res_t r = {0};
+        tn_fetch_t *f;
+        char url[128];
+        snprintf(url, sizeof url, "%s/big?n=2000000", e.base);
+        cr_assert_eq(tn_httpclient_fetch(e.cli, url, NULL, hc_on_done, &r, &f), 0);
+        r.env = &e;
+        e.pending = 1;
+        tn_timeout_id tid = 0;
+        if (d == 0)
+            tn_fetch_cancel(f);
+        else
+            tid = tn_ioloop_call_later(e.loop, (uint64_t)d, cancel_later, f);
+        hc_wait(&e, 10000);
+        /* f is gone once done returned: a cancel not yet run must not run. */
+        tn_ioloop_remove_timeout(e.loop, tid);
+        cr_assert_eq(r.calls, 1);
+        cr_assert(r.status == TN_ECANCELED || r.status == 0, "d=%d: %d %s", d, r.status, r.err);
+        if (r.status == 0) {
+            cr_assert_eq(r.len, 2000000);
+        } else {
+            canceled++;
+        }
+        hc_res_free(&r);
+    }
+    cr_assert_gt(canceled, 0);
+    int heads = 0;
+    hc_res_t r = {0};
+    tn_fetch_options_t o = {.on_headers = cancel_in_headers, .callback_arg = &heads};
+    hc_fetch(&e, "/big?n=100000", &o, &r);
+    cr_assert_eq(r.status, TN_ECANCELED);
+    cr_assert_eq(heads, 1);
+    hc_res_free(&r);
+    hc_env_close(&e);
+}
