@@ -7,8 +7,8 @@
  * system, from getrusage). Exit 1 when any fetch fails. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <time.h>
+
+#include "client_clock.h"
 
 #include "tornuv.h"
 
@@ -46,21 +46,6 @@ static void on_done(tn_fetch_t *f, int status, void *arg)
         tn_httpclient_free(client, on_freed, loop);
     else
         start_one();
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)
