@@ -238,7 +238,7 @@ static void fetch_next(app_t *app)
             fprintf(stderr, "fetch: %s: https:// needs TLS, which this build lacks (%s)\n", url,
                     tn_err_name(rc));
         else
-            fprintf(stderr, "fetch: %s: invalid request (%s)\n", url, tn_err_name(rc));
+            fprintf(stderr, "fetch: %s: %s (%s)\n", url, tn_strerror(rc), tn_err_name(rc));
         app->failures++;
     }
     tn_httpclient_free(app->client, on_freed, app);

@@ -34,15 +34,10 @@
 #include "common.h"
 #include "httputil.h"
 #include "ioloop.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-/* The chunk-callback verdicts shared by every streaming API. */
-#ifndef TN_CONTINUE
-#define TN_CONTINUE 0
-#define TN_PAUSE 1
 #endif
 
 typedef struct tn_httpclient_s tn_httpclient_t;
@@ -84,9 +79,11 @@ typedef void (*tn_fetch_write_cb)(tn_fetch_t *f, int status, void *arg);
  * an unfollowed 3xx included: read tn_fetch_code; or a malformed response,
  * then the code is 599), TN_ETIMEOUT, TN_ECLOSED (the connection ended
  * before the response did), -ECONNREFUSED and other system codes, resolver
- * codes, TN_ETOOLARGE (max_body_size / max_header_size), TN_EINVAL (a
- * redirect to somewhere the client does not go), TN_ECANCELED, or a code a
- * callback returned. */
+ * codes, TN_ETLSVERIFY / TN_ETLS (https: certificate or handshake),
+ * TN_ETLSTRUNC (a body read to the end of a TLS connection that ended
+ * without close_notify), TN_ETOOLARGE (max_body_size / max_header_size),
+ * TN_EINVAL (a redirect to somewhere the client does not go), TN_ECANCELED,
+ * or a code a callback returned. */
 typedef void (*tn_fetch_done_cb)(tn_fetch_t *f, int status, void *arg);
 
 /** Per-fetch options; zero fields take the client's defaults, then
@@ -154,8 +151,9 @@ TN_EXTERN void tn_httpclient_free(tn_httpclient_t *c, void (*on_freed)(void *arg
  * and done never runs: TN_EINVAL (bad URL, scheme other than http/https,
  * unknown method without allow_nonstandard_methods, POST/PUT/PATCH without
  * a body or another method with one, body and body_producer together,
- * header names or values that are not safe), TN_ENOTSUP (https:// before
- * TLS streams exist), TN_ECLOSED (client being freed), TN_ENOMEM.
+ * header names or values that are not safe), TN_ENOTSUP (https:// in a
+ * build without TLS), TN_ETLSCONFIG (a CA or client certificate file that
+ * does not load), TN_ECLOSED (client being freed), TN_ENOMEM.
  * Otherwise returns 0 and done(f, status, arg) runs exactly once, never
  * inside this call; *out (may be NULL) gets the fetch for tn_fetch_cancel.
  * Tornado: AsyncHTTPClient.fetch(request, raise_error=False). */
