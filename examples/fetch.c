@@ -174,8 +174,8 @@ static void on_done(tn_fetch_t *f, int status, void *arg)
     const char *url = app->a->urls[app->next - 1];
     tn_fetch_timings_t t;
     tn_fetch_timings(f, &t);
-    if (app->a->progress && app->progress_shown)
-        show_progress(app, f, 1);
+    if (app->a->progress && (app->progress_shown || status == 0 || status == TN_EHTTP))
+        show_progress(app, f, 1); /* the final figures, even for a quick one */
     int code = tn_fetch_code(f);
     int max = app->a->max_redirects ? app->a->max_redirects : TN_HTTPCLIENT_DEFAULT_MAX_REDIRECTS;
     if (app->write_failed) {

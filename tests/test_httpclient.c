@@ -887,8 +887,9 @@ Test(httpclient, free_with_fetches_in_flight)
     open_env(&e, NULL);
     memset(g_many, 0, sizeof g_many);
     g_freed_after = -1;
+    tn_fetch_options_t o = {.request_timeout_ms = 2000};
     for (int i = 0; i < 10; i++)
-        cr_assert_eq(hc_start(&e, i % 2 ? "/hold" : "/park", NULL, &g_many[i]), 0);
+        cr_assert_eq(hc_start(&e, i % 2 ? "/hold" : "/park", &o, &g_many[i]), 0);
     for (int i = 0; i < 250 && g.nheld < 10; i++)
         tn_test_settle(e.loop, 20);
     cr_assert_eq(g.nheld, 10, "all ten in flight");
@@ -902,6 +903,10 @@ Test(httpclient, free_with_fetches_in_flight)
         cr_assert_eq(g_many[i].status, TN_ECLOSED);
         hc_res_free(&g_many[i]);
     }
+    /* The server sees every one of those connections go. */
+    for (int i = 0; i < 250 && g.held_closed < 10; i++)
+        tn_test_settle(e.loop, 20);
+    cr_assert_eq(g.held_closed, 10);
     hc_env_close(&e);
 }
 
