@@ -6,6 +6,7 @@
  * cut at the deadline while another client is served. Unix only (the
  * peers run on the Linux side). */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -495,5 +496,68 @@ Test(tls_peers, stalled_handshake_cut_while_others_are_served)
     cr_assert_lt(took, 3000);
     tn_peer_free(&idle);
     tn_peer_free(&partial);
+    srv_close();
+}
+
+/* ---- tn_iostream_connect_tls against the HTTPS server ---------------------- */
+
+typedef struct {
+    int done, status, read_done;
+    char resp[512];
+    size_t len;
+} conn_t;
+
+static void conn_on_read(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
+{
+    conn_t *x = arg;
+    (void)s;
+    x->read_done = 1;
+    if (status == 0 && len < sizeof x->resp) {
+        memcpy(x->resp, data, len);
+        x->len = len;
+    }
+}
+
+static void conn_on_connect(tn_iostream_t *s, int status, void *arg)
+{
+    conn_t *x = arg;
+    x->done = 1;
+    x->status = status;
+    if (status == 0)
+        cr_assert_eq(tn_iostream_read_until_close(s, conn_on_read, x), 0);
+}
+
+static void connect_tls(tn_tls_context_t *cctx, int port, const char *name, conn_t *x)
+{
+    tn_iostream_t *s = NULL;
+    memset(x, 0, sizeof *x);
+    cr_assert_eq(tn_iostream_connect_tls(S.loop, "127.0.0.1", port, NULL, cctx, name,
+                                         conn_on_connect, x, &s),
+                 0);
+    cr_assert_not_null(s);
+    /* Written before the handshake: sent after it. */
+    static const char req[] = "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    cr_assert_eq(tn_iostream_write(s, req, sizeof req - 1, NULL, NULL), 0);
+    for (int i = 0; i < 2000 && !(x->done && (x->status != 0 || x->read_done)); i++)
+        tn_test_settle(S.loop, 5);
+    cr_assert(x->done);
+}
+
+Test(tls_peers, iostream_connect_tls_verified_and_refused)
+{
+    srv_open(NULL, 0);
+    tn_tls_options_t o = {.ca_file = S.ca};
+    tn_tls_context_t *cctx;
+    cr_assert_eq(tn_tls_context_new_client(&o, &cctx), 0);
+    conn_t x;
+    connect_tls(cctx, S.port, "localhost", &x);
+    cr_assert_eq(x.status, 0, "%s", tn_strerror(x.status));
+    cr_assert(strstr(x.resp, "https /c") != NULL, "%s", x.resp);
+    connect_tls(cctx, S.port, "example.com", &x);
+    cr_assert_eq(x.status, TN_ETLSVERIFY, "%s", tn_strerror(x.status));
+    connect_tls(cctx, tn_test_closed_port(AF_INET), "localhost", &x);
+    cr_assert_eq(x.status, -ECONNREFUSED, "the connect error itself: %s", tn_strerror(x.status));
+    cr_assert_eq(S.requests, 1);
+    tn_tls_context_free(cctx);
     srv_close();
 }
