@@ -309,7 +309,7 @@ static void report_handshake(tls_conn_t *c, int status)
     if (cb == NULL)
         return;
     c->hs_cb = NULL;
-    cb(status == 0 ? c->outer : NULL, status, c->hs_arg);
+    cb(c->outer, status, c->hs_arg);
 }
 
 /* ---- input ------------------------------------------------------------- */

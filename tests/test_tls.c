@@ -25,6 +25,7 @@ struct side_s {
     char data[1 << 16];
     size_t len;
     int read_done, read_status, closed, close_error;
+    const char *reason; /* tn_tls_error_reason when the handshake failed */
 };
 
 typedef struct {
@@ -146,7 +147,12 @@ static void on_handshake(tn_iostream_t *s, int status, void *arg)
     x->calls++;
     x->done = 1;
     x->status = status;
-    x->stream = s;
+    x->stream = status == 0 ? s : NULL;
+    if (status != 0) {
+        cr_assert(tn_iostream_closed(s));
+        cr_assert_eq(tn_iostream_error(s), status);
+        x->reason = tn_tls_error_reason(s);
+    }
 }
 
 static void on_read(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
@@ -298,18 +304,23 @@ Test(tls, eof_without_close_notify_is_truncation)
 
 /* A certificate from an unknown CA, or for another name, fails the
  * client's handshake with TN_ETLSVERIFY and a readable reason. */
-static void verify_fails(const char *ca_file, const char *name)
+static void verify_fails(const char *ca_file, const char *name, const char *reason)
 {
     wire_t w;
     wire_init(&w, 0, server_ctx(0), client_ctx(ca_file));
     side_t *cs = w.cs, *ss = w.ss;
     cr_assert_eq(tn_tls_stream_new(w.sm->stream, w.sctx, NULL, NULL, &w.server), 0);
     cr_assert_eq(tn_tls_wait_for_handshake(w.server, on_handshake, ss), 0);
-    cr_assert_eq(tn_iostream_start_tls(w.cm->stream, w.cctx, name, NULL, on_handshake, cs), 0);
+    cr_assert_eq(tn_tls_stream_new(w.cm->stream, w.cctx, name, NULL, &w.client), 0);
+    tn_iostream_set_close_callback(w.client, on_close, cs);
+    cr_assert_eq(tn_tls_wait_for_handshake(w.client, on_handshake, cs), 0);
     wire_until(&w, &cs->done);
     wire_until(&w, &ss->done);
+    wire_until(&w, &cs->closed);
     cr_assert_eq(cs->status, TN_ETLSVERIFY, "%s", tn_strerror(cs->status));
     cr_assert_null(cs->stream);
+    cr_assert_eq(cs->close_error, TN_ETLSVERIFY);
+    cr_assert_str_eq(cs->reason, reason);
     cr_assert_neq(ss->status, 0);
     cr_assert_eq(cs->calls, 1);
     wire_close(&w);
@@ -317,12 +328,12 @@ static void verify_fails(const char *ca_file, const char *name)
 
 Test(tls, unknown_ca_fails_verification)
 {
-    verify_fails("other_ca.pem", CLIENT_NAME);
+    verify_fails("other_ca.pem", CLIENT_NAME, "self-signed certificate in certificate chain");
 }
 
 Test(tls, wrong_host_name_fails_verification)
 {
-    verify_fails("ca.pem", "example.com");
+    verify_fails("ca.pem", "example.com", "hostname mismatch");
 }
 
 Test(tls, ip_address_is_checked_as_an_address)
