@@ -479,6 +479,24 @@ static void on_resume(tn_ioloop_t *loop, void *arg)
     }
     if (f->paused)
         return;
+    /* A pause on the last span of a body leaves llhttp holding the end of
+     * the message with nothing buffered to feed it: run the parser over no
+     * bytes, or the exchange would wait for bytes that never come. */
+    if (f->conn && f->parser.llhttp_paused && tn_iostream_buffered(f->conn->stream) == 0) {
+        long long n = tn__h1resp_feed(&f->parser, "", 0);
+        if (f->state == F_FINISHED)
+            return;
+        if (n < 0) {
+            fail_parse(f, (int)n);
+            return;
+        }
+        if (f->response_done) {
+            exchange_done(f, 0);
+            return;
+        }
+        if (f->paused)
+            return;
+    }
     if (f->eof_pending) {
         f->eof_pending = 0;
         conn_eof(f);
