@@ -4,11 +4,13 @@
  *              [--max-body-size N] [--header-timeout MS] [--body-timeout MS]
  *              [--write-timeout MS] [--idle-timeout MS]
  *              [--no-keep-alive] [--xheaders] [--access-log]
+ *              [--certfile FILE --keyfile FILE]
  *
  * GET and HEAD on any path answer 200 "Hello, world"; POST and PUT answer
  * "Got N bytes"; other methods get 405. Listens on 127.0.0.1:8888 by
- * default. SIGINT or SIGTERM stops it: no new connections, in-flight
- * requests get up to two seconds to finish, then the loop closes. */
+ * default; with a certificate and key (PEM) it serves HTTPS only
+ * (scripts/devcert.sh makes a local pair). SIGINT or SIGTERM stops it: no new connections,
+ * in-flight requests get up to two seconds to finish, then the loop closes. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +81,7 @@ static int usage(const char *argv0)
             "usage: %s [--port N] [--address A] [--max-header-size N] [--max-body-size N]\n"
             "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
             "          [--idle-timeout MS] [--no-keep-alive]\n"
-            "          [--xheaders] [--access-log]\n",
+            "          [--xheaders] [--access-log] [--certfile FILE --keyfile FILE]\n",
             argv0);
     return 2;
 }
@@ -87,7 +89,8 @@ static int usage(const char *argv0)
 int main(int argc, char **argv)
 {
     tn_httpserver_options_t opts;
-    const char *address = "127.0.0.1";
+    const char *address = "127.0.0.1", *certfile = NULL, *keyfile = NULL;
+    tn_tls_context_t *tls = NULL;
     uint64_t port = 8888, v;
     tn_ioloop_t *loop;
     tn_httpserver_t *server;
@@ -104,6 +107,12 @@ int main(int argc, char **argv)
             opts.access_log = on_access;
         } else if (strcmp(a, "--address") == 0 && next) {
             address = next;
+            i++;
+        } else if (strcmp(a, "--certfile") == 0 && next) {
+            certfile = next;
+            i++;
+        } else if (strcmp(a, "--keyfile") == 0 && next) {
+            keyfile = next;
             i++;
         } else if (number(next, &v) != 0) {
             return usage(argv[0]);
@@ -132,6 +141,17 @@ int main(int argc, char **argv)
             return usage(argv[0]);
         }
     }
+    if ((certfile == NULL) != (keyfile == NULL))
+        return usage(argv[0]);
+    if (certfile != NULL) {
+        tn_tls_options_t to = {.certfile = certfile, .keyfile = keyfile};
+        int terr = tn_tls_context_new_server(&to, &tls);
+        if (terr != 0) {
+            fprintf(stderr, "hello_http: %s, %s: %s\n", certfile, keyfile, tn_strerror(terr));
+            return 1;
+        }
+        opts.ssl_options = tls;
+    }
     int err = tn_ioloop_new(&loop);
     if (err == 0)
         err = tn_httpserver_new(loop, &opts, &server);
@@ -151,11 +171,14 @@ int main(int argc, char **argv)
     tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, server);
 #endif
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("hello_http: listening on http://%s:%d/\n", address, tn_httpserver_port(server));
+    printf("hello_http: listening on %s://%s:%d/\n", tls ? "https" : "http", address,
+           tn_httpserver_port(server));
     fflush(stdout);
     tn_ioloop_start(loop);
     printf("hello_http: stopping\n");
     fflush(stdout);
     tn_httpserver_free(server, NULL, NULL);
-    return tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+    int rc = tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+    tn_tls_context_free(tls);
+    return rc;
 }

@@ -6,6 +6,7 @@ set -uo pipefail
 bdir=${1:-build}
 fail=0
 port=$((20000 + RANDOM % 20000))
+curl_extra=() # more curl options for run (the HTTPS runs trust the test CA)
 
 # run NAME URL EXPECT CMD...: start CMD, fetch URL until it answers, check
 # EXPECT in the body, SIGINT, wait.
@@ -16,7 +17,7 @@ run() {
     local pid=$!
     local body="" i
     for i in $(seq 1 50); do
-        body=$(curl -s --max-time 2 "$url" 2>/dev/null) && [ -n "$body" ] && break
+        body=$(curl -s --max-time 2 "${curl_extra[@]}" "$url" 2>/dev/null) && [ -n "$body" ] && break
         sleep 0.1
     done
     kill -INT "$pid" 2>/dev/null
@@ -36,6 +37,19 @@ run hello_http "http://127.0.0.1:$port/x" "Hello, world" \
 port=$((port + 2))
 run demo "http://127.0.0.1:$port/user/7" "/user/7" \
     "$bdir/examples/demo" --port "$port" --static examples/static
+# The same two over HTTPS only, with a certificate from scripts/devcert.sh.
+certs=$(mktemp -d)
+bash scripts/devcert.sh "$certs" >/dev/null
+curl_extra=(--cacert "$certs/ca.pem")
+port=$((port + 2))
+run "hello_http (HTTPS)" "https://localhost:$port/x" "Hello, world" \
+    "$bdir/examples/hello_http" --port "$port" --certfile "$certs/cert.pem" --keyfile "$certs/key.pem"
+port=$((port + 2))
+run "demo (HTTPS)" "https://localhost:$port/user/7" "/user/7" \
+    "$bdir/examples/demo" --port "$port" --static examples/static \
+    --certfile "$certs/cert.pem" --keyfile "$certs/key.pem"
+curl_extra=()
+rm -rf "$certs"
 port=$((port + 2))
 run embed "http://127.0.0.1:$port/hello" "Hello, world" "$bdir/examples/embed" "$port"
 
