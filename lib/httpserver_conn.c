@@ -28,8 +28,11 @@
 #include <string.h>
 
 #include "httpserver_internal.h"
+#include "pool.h"
 
 /* ---- timers ------------------------------------------------------------- */
+
+static void fail_request(conn_t *c, int status);
 
 static void on_timer(tn_ioloop_t *loop, void *arg)
 {
@@ -44,6 +47,13 @@ static void on_timer(tn_ioloop_t *loop, void *arg)
         return;
     }
     c->deadline = 0;
+    if (c->state == ST_BODY) {
+        /* The body did not arrive in time: 408 unless a response started
+         * (then the peer just sees the close), and the lingering close. */
+        tn_log(TN_LOG_DEBUG, "HTTP request body from %s timed out", c->ip);
+        fail_request(c, 408);
+        return;
+    }
     if (c->state != ST_LINGER)
         tn_log(TN_LOG_DEBUG, "HTTP connection from %s timed out", c->ip);
     tn__hconn_close(c);
@@ -51,10 +61,10 @@ static void on_timer(tn_ioloop_t *loop, void *arg)
 
 /* The armed timer is moved only when the new deadline is earlier; a later
  * one is picked up when the timer fires (most deadlines only move later). */
-void tn__hconn_set_deadline(conn_t *c, uint64_t ms)
+static void set_deadline_at(conn_t *c, uint64_t at)
 {
     tn_ioloop_t *loop = c->server->loop;
-    c->deadline = tn_ioloop_time_ms(loop) + ms;
+    c->deadline = at;
     if (c->timer != 0 && c->deadline < c->timer_at) {
         tn_ioloop_remove_timeout(loop, c->timer);
         c->timer = 0;
@@ -65,9 +75,82 @@ void tn__hconn_set_deadline(conn_t *c, uint64_t ms)
     }
 }
 
+void tn__hconn_set_deadline(conn_t *c, uint64_t ms)
+{
+    set_deadline_at(c, tn_ioloop_time_ms(c->server->loop) + ms);
+}
+
 void tn__hconn_clear_deadline(conn_t *c)
 {
     c->deadline = 0; /* the timer, if armed, finds nothing to do */
+}
+
+void tn__hconn_arm_body_deadline(conn_t *c)
+{
+    uint64_t stall = tn_ioloop_time_ms(c->server->loop) + c->server->opts.idle_timeout_ms;
+    set_deadline_at(c, c->body_deadline && c->body_deadline < stall ? c->body_deadline : stall);
+}
+
+/* ---- the write timeout ---------------------------------------------------- */
+
+/* Looks at the output a few times per write timeout: bytes that left tornuv
+ * since the last look are progress; none for write_timeout_ms while some
+ * still wait is a peer that stopped reading (nginx's send_timeout). */
+static void on_write_timer(tn_ioloop_t *loop, void *arg)
+{
+    conn_t *c = arg;
+    uint64_t limit = c->server->opts.write_timeout_ms;
+    c->wtimer = 0;
+    if (c->closing)
+        return;
+    size_t unsent = tn_iostream_write_buffered(c->stream);
+    if (unsent == 0)
+        return; /* everything reached the OS: nothing to watch */
+    uint64_t now = tn_ioloop_time_ms(loop);
+    uint64_t gone = c->out_queued - unsent;
+    if (gone != c->out_gone) {
+        c->out_gone = gone;
+        c->out_moved_at = now;
+    } else if (now - c->out_moved_at >= limit) {
+        tn_log(TN_LOG_DEBUG, "HTTP connection from %s: write timed out with %llu bytes unsent",
+               c->ip, (unsigned long long)unsent);
+        tn__hconn_close(c);
+        return;
+    }
+    uint64_t step = limit / 4 ? limit / 4 : 1;
+    uint64_t at = c->out_moved_at + limit;
+    if (at > now + step)
+        at = now + step;
+    c->wtimer = tn_ioloop_call_at(loop, at, on_write_timer, c);
+}
+
+void tn__hconn_watch_output(conn_t *c, size_t n)
+{
+    c->out_queued += n;
+    if (c->wtimer || c->closing)
+        return;
+    size_t unsent = tn_iostream_write_buffered(c->stream);
+    if (unsent == 0)
+        return;
+    tn_ioloop_t *loop = c->server->loop;
+    uint64_t limit = c->server->opts.write_timeout_ms;
+    c->out_gone = c->out_queued - unsent;
+    c->out_moved_at = tn_ioloop_time_ms(loop);
+    c->wtimer =
+        tn_ioloop_call_at(loop, c->out_moved_at + (limit / 4 ? limit / 4 : 1), on_write_timer, c);
+}
+
+static void stop_timers(conn_t *c)
+{
+    tn_ioloop_t *loop = c->server->loop;
+    if (c->timer) {
+        tn_ioloop_remove_timeout(loop, c->timer);
+        c->timer = 0;
+    }
+    if (c->wtimer) {
+        tn_ioloop_remove_timeout(loop, c->wtimer);
+        c->wtimer = 0;
+    }
 }
 
 static void access_log(conn_t *c)
@@ -153,7 +236,7 @@ static int on_headers(tn__h1parser_t *p, void *arg)
             return rc;
     }
     memcpy(r->remote_ip, c->ip, sizeof r->remote_ip);
-    r->protocol = "http";
+    r->protocol = tn_tls_is_tls(c->stream) ? "https" : "http";
     if (srv->opts.xheaders)
         tn__hreq_apply_xheaders(r, srv);
     r->is_head = tn__h1_token_eq(p->method, p->method_len, "head");
@@ -174,6 +257,12 @@ static int on_headers(tn__h1parser_t *p, void *arg)
         return rc;
     /* Views into the header arena are taken once it no longer changes. */
     r->host = tn_headers_get(r->headers, "Host", &r->host_len);
+    if (p->target.form == TN__H1TARGET_ABSOLUTE) {
+        /* RFC 9112 3.2.2: an absolute-form target's authority wins over Host
+         * (the parser checked it by the Host rules); r->line holds the URL. */
+        r->host = r->line + p->method_len + 1 + (p->target.authority - p->url);
+        r->host_len = p->target.authority_len;
+    }
     if (!r->host) {
         r->host = "127.0.0.1";
         r->host_len = 9;
@@ -191,7 +280,9 @@ static int on_headers(tn__h1parser_t *p, void *arg)
     }
     p->max_body = r->max_body;
     if (p->body_kind != TN__H1BODY_NONE) {
-        tn__hconn_set_deadline(c, r->body_timeout_ms);
+        c->body_start = tn_ioloop_time_ms(srv->loop);
+        c->body_deadline = r->body_timeout_ms ? c->body_start + r->body_timeout_ms : 0;
+        tn__hconn_arm_body_deadline(c);
         if (p->frame.expect_continue && r->version == 11 && !r->headers_written &&
             !(p->body_kind == TN__H1BODY_LENGTH && p->frame.content_length > p->max_body)) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -219,7 +310,8 @@ static int on_body(tn__h1parser_t *p, const char *data, size_t len, void *arg)
         return TN_ECLOSED;
     if (r->paused)
         c->parser.pause = 1;
-    tn__hconn_set_deadline(c, r->body_timeout_ms);
+    else
+        tn__hconn_arm_body_deadline(c);
     return 0;
 }
 
@@ -284,7 +376,7 @@ static void release_request_memory(conn_t *c)
     r->body_cap = 0;
     r->line = NULL;
     r->line_cap = 0;
-    tn_free(c->head);
+    tn__pool_put(c->server->loop, c->head, c->head_cap);
     c->head = NULL;
     c->head_cap = 0;
     tn_headers_free(c->scratch);
@@ -438,10 +530,7 @@ void tn__hconn_close(conn_t *c)
         return;
     c->closing = 1;
     tn__hconn_clear_deadline(c);
-    if (c->timer) {
-        tn_ioloop_remove_timeout(c->server->loop, c->timer);
-        c->timer = 0;
-    }
+    stop_timers(c);
     (void)tn__hconn_flush_cork(c);
     tn_iostream_close(c->stream);
 }
@@ -450,14 +539,12 @@ void tn__hconn_close(conn_t *c)
 static void release_conn(conn_t *c)
 {
     tn_httpserver_t *srv = c->server;
-    if (c->timer) {
-        tn_ioloop_remove_timeout(srv->loop, c->timer);
-        c->timer = 0;
-    }
+    c->closing = 1;
+    stop_timers(c);
     tn__hreq_abandon(c);
     tn__hreq_free(&c->req);
     tn__h1parser_free(&c->parser);
-    tn_free(c->head);
+    tn__pool_put(c->server->loop, c->head, c->head_cap);
     if (srv->cork_conn == c) {
         srv->cork_conn = NULL;
         srv->cork_len = 0;
