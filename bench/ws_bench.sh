@@ -51,7 +51,7 @@ start_server() { # name: sets spid and sport
     esac
     spid=$!
     pids+=("$spid")
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
         (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null && return 0
         sleep 0.1
     done
