@@ -76,10 +76,10 @@ void tn_test_random_bytes(char *buf, size_t len, unsigned seed);
 /* 64-bit FNV-1a hash, for comparing large payloads. */
 unsigned long long tn_test_hash(const void *data, size_t len);
 
-/* A raw TCP socket bound to the loopback address of family (AF_INET or
- * AF_INET6) on an ephemeral port, listening when backlog > 0. *port gets
- * the port. Asserts success. */
-int tn_test_raw_listener(int family, int backlog, int *port);
+/* A listening TCP socket on the loopback address of family (AF_INET or
+ * AF_INET6) and an ephemeral port (tn_testing_bind_unused_port). *port
+ * gets the port. Asserts success. */
+int tn_test_raw_listener(int family, int *port);
 
 /* A loopback port nobody listens on (bound, then closed). */
 int tn_test_closed_port(int family);
