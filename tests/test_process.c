@@ -345,7 +345,7 @@ static void on_slow_chunk(tn_iostream_t *s, int status, const char *data, size_t
         return; /* end of file: the stream closes */
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)data[i] != pattern_byte(r->out_len + i))
-            cr_assert_fail("byte %zu differs", r->out_len + i);
+            cr_assert(0, "byte %zu differs", r->out_len + i);
     r->out_len += len;
     if (r->slow_reads++ < 20)
         cr_assert_neq(tn_ioloop_call_later(r->loop, 5, read_next, r), 0);
