@@ -556,7 +556,7 @@ Test(process, exit_callback_set_after_exit_still_runs)
 static void poll_alive(tn_ioloop_t *loop, void *arg)
 {
     (void)arg;
-    if (tn_ioloop_alive_count(loop) == 1) /* just this timeout */
+    if (tn_ioloop_alive_count(loop) == 1) /* only tn_test_run's watchdog */
         tn_ioloop_stop(loop);
     else
         cr_assert_neq(tn_ioloop_call_later(loop, 20, poll_alive, NULL), 0);
