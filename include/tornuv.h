@@ -7,6 +7,9 @@
 #include "tornuv/common.h"
 #include "tornuv/ioloop.h"
 #include "tornuv/iostream.h"
+#include "tornuv/future.h"
+#include "tornuv/locks.h"
+#include "tornuv/queues.h"
 #include "tornuv/httputil.h"
 #include "tornuv/regex.h"
 #include "tornuv/net.h"
@@ -14,7 +17,10 @@
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"
 #include "tornuv/httpserver.h"
+#include "tornuv/httpclient.h"
 #include "tornuv/web.h"
 #include "tornuv/testing.h"
+#include "tornuv/websocket.h"
+#include "tornuv/tls.h"
 
 #endif /* TORNUV_H */

@@ -1,10 +1,83 @@
-/* Internal pieces of the web layer shared between its files and tests. */
+/* Internal pieces of the web layer shared between its files and tests:
+ *   web_app.c             the Application: settings, routes, reverse_url;
+ *   web_dispatch.c        routing a request to a handler and the handler's
+ *                         lifecycle (initialize, prepare, method, on_finish);
+ *   web_handler.c         handler accessors and request arguments;
+ *   web_response.c        the handler's response: status, headers, body,
+ *                         flush, finish (gzip, ETag), errors, redirect;
+ *   web_handler_cookies.c cookies, signed cookies and XSRF on a handler;
+ *   web_cookie.c          the signed-value format; web_static.c static files. */
 #ifndef TN_LIB_WEB_INTERNAL_H
 #define TN_LIB_WEB_INTERNAL_H
 
 #include <pcre2.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tornuv/web.h"
+
+#define MAX_PATH_ARGS 16
+#define GZIP_MIN_LENGTH 1024
+
+typedef struct route_s {
+    struct route_s *next;
+    pcre2_code *host_re, *path_re;
+    char *pattern;
+    char *name;
+    const tn_handler_class_t *cls;
+    void *init_arg;
+} route_t;
+
+struct tn_app_s {
+    tn_app_settings_t s;
+    char *static_path, *static_prefix, *cookie_secret;
+    route_t *routes, *routes_tail;
+    const tn_handler_class_t *default_cls;
+    void *default_arg;
+    tn_headers_t *default_headers;
+    pcre2_match_data *md;
+};
+
+struct tn_handler_s {
+    tn_app_t *app;
+    const tn_handler_class_t *cls;
+    const route_t *route;
+    tn_http_request_t *req; /* NULL once the request is over */
+    int status;
+    char *reason;
+    tn_headers_t *headers;
+    char *buf;
+    size_t len, cap;
+    char *argbuf;
+    tn_strview_t args[MAX_PATH_ARGS];
+    size_t nargs;
+    tn_args_t *qargs, *bargs;
+    int fail_status;
+    char fail_msg[160];
+    char *xsrf;
+    uint64_t start_ms;
+    unsigned pending; /* flush callbacks not yet run */
+    unsigned busy;    /* tornuv is inside a call into the class */
+    unsigned char async, finished, released, closed, headers_sent;
+    /* the class's state follows, aligned */
+};
+
+#define STATE_OFFSET ((sizeof(tn_handler_t) + 15) & ~(size_t)15)
+
+/** strdup through the project allocator; NULL stays NULL (web_app.c). */
+char *tn__web_dup_str(const char *s);
+/** Frees h once nothing refers to it any more (web_handler.c). */
+void tn__handler_maybe_free(tn_handler_t *h);
+/** Last value of name in a, as Tornado returns it: 1 found, 0 not (web_handler.c). */
+int tn__handler_last_value(const tn_args_t *a, const char *name, tn_strview_t *out);
+/** The XSRF check of a state-changing request: 1 passes (web_handler_cookies.c). */
+int tn__handler_xsrf_ok(tn_handler_t *h);
+/** Resets the response headers to the defaults (web_response.c). */
+int tn__handler_reset_headers(tn_handler_t *h);
+/** 1 if the request method is m (web_response.c). */
+int tn__handler_method_is(tn_handler_t *h, const char *m);
+/** Writes Tornado's default error page for status (web_response.c). */
+void tn__handler_default_error_page(tn_handler_t *h, int status);
 
 /** Weak If-None-Match comparison of a header value against one ETag. */
 int tn__web_etag_matches(const char *inm, size_t n, const char *etag);

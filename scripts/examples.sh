@@ -39,6 +39,31 @@ run demo "http://127.0.0.1:$port/user/7" "/user/7" \
 port=$((port + 2))
 run embed "http://127.0.0.1:$port/hello" "Hello, world" "$bdir/examples/embed" "$port"
 
+# webspider crawls a running demo with a queue and four workers: every page
+# linked from the index must be fetched with 200, the spider exit 0.
+port=$((port + 2))
+log=$(mktemp)
+"$bdir/examples/demo" --port "$port" --static examples/static >"$log" 2>&1 &
+demo_pid=$!
+for i in $(seq 1 50); do
+    curl -s --max-time 2 "http://127.0.0.1:$port/hello" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+out=$(timeout 60 "$bdir/examples/webspider" --port "$port" --workers 4 2>&1)
+rc=$?
+kill -INT "$demo_pid" 2>/dev/null
+wait "$demo_pid"
+demo_rc=$?
+if [ $rc -ne 0 ] || [ $demo_rc -ne 0 ] || [[ "$out" != *"200 /large"* ]] ||
+    [[ "$out" != *"0 failed"* ]] || grep -qE 'Sanitizer|runtime error:' "$log" ||
+    [[ "$out" == *Sanitizer* ]] || [[ "$out" == *"runtime error:"* ]]; then
+    echo "   webspider: FAILED (exit $rc, demo exit $demo_rc)"; echo "$out" | sed -n 1,40p
+    sed -n 1,20p "$log"; fail=1
+else
+    echo "   webspider: ok ($(echo "$out" | tail -1))"
+fi
+rm -f "$log"
+
 # subproc: output streamed, exit status passed on (128+signal), timeout with
 # SIGTERM then SIGKILL, and bounded memory for 50 MB of child output.
 sp=$bdir/examples/subproc
@@ -71,4 +96,22 @@ else
         [ $((big - base)) -lt 4096 ] && echo 1)"
 fi
 rm -rf "$t"
+# fetch: two URLs over one keep-alive connection to hello_http (exit 0, both
+# bodies), then a refused connection (exit 1, one line on stderr).
+port=$((port + 2))
+"$bdir/examples/hello_http" --port "$port" >/dev/null 2>&1 &
+hpid=$!
+for i in $(seq 1 50); do curl -s --max-time 2 "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.1; done
+out=$("$bdir/examples/fetch" --include "http://127.0.0.1:$port/a" "http://127.0.0.1:$port/b" 2>&1)
+frc=$?
+err=$("$bdir/examples/fetch" "http://127.0.0.1:1/" 2>&1 >/dev/null)
+erc=$?
+kill -INT "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+if [ $frc -ne 0 ] || [ "$(grep -c 'Hello, world' <<<"$out")" -ne 2 ] ||
+    ! grep -q '^HTTP/1.1 200 OK' <<<"$out" || [ $erc -ne 1 ] ||
+    [ "$(wc -l <<<"$err")" -ne 1 ] || grep -qE 'Sanitizer|runtime error:' <<<"$out$err"; then
+    echo "   fetch: FAILED (exit $frc/$erc)"; echo "$out"; echo "$err"; fail=1
+else
+    echo "   fetch: ok"
+fi
 exit $fail

@@ -68,9 +68,21 @@ typedef int tn_socket_t;
     XX(ETOOLARGE, "message too large")                                                             \
     XX(EOF, "end of stream")                                                                       \
     XX(ECALLBACK, "application callback failed")                                                   \
-    XX(EFINISHED, "response already finished")
+    XX(EFINISHED, "response already finished")                                                     \
+    XX(EPENDING, "operation not complete")                                                         \
+    XX(EEMPTY, "queue is empty")                                                                   \
+    XX(ETLS, "TLS protocol error (handshake failed or bad record)")                                \
+    XX(ETLSVERIFY, "TLS peer certificate verification failed")                                     \
+    XX(ETLSTRUNC, "TLS connection ended without close_notify (data may be truncated)")             \
+    XX(ETLSCONFIG, "TLS configuration error (certificate, key, CA or cipher settings)")
 
 #define TN__ERR_BASE (-30000)
+
+/* What a chunk callback returns (every place data streams: IOStream
+ * streaming reads, request bodies, response bodies): go on, or stop reading
+ * until the matching *_resume call. A negative code aborts instead. */
+#define TN_CONTINUE 0
+#define TN_PAUSE 1
 
 typedef enum {
     TN__ERR_FIRST = TN__ERR_BASE - 1000,
