@@ -493,7 +493,7 @@ static long client_session(long fail_at, int by_name)
         return tn_testing_alloc_count() - seen0;
     }
     int port, lfd;
-    UNINJECTED(lfd = tn_test_raw_listener(AF_INET, &port));
+    UNINJECTED(lfd = tn_test_raw_listener(AF_INET, 8, &port));
     int line = client_cycle(loop, lfd, port, by_name, fail_at);
     last_hit = tn_testing_alloc_failed();
     if (!last_hit)

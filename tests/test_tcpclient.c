@@ -112,7 +112,7 @@ static void write_while_connecting(int family, const char *ip)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
     int port;
-    int lfd = tn_test_raw_listener(family, &port);
+    int lfd = tn_test_raw_listener(family, 16, &port);
     client_t c = {.loop = loop};
     tn_iostream_t *s = NULL;
     cr_assert_eq(tn_iostream_connect(loop, ip, port, NULL, on_connected, &c, &s), 0);
@@ -147,7 +147,7 @@ Test(tcpclient, close_while_connecting)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
     int port;
-    int lfd = tn_test_raw_listener(AF_INET, &port);
+    int lfd = tn_test_raw_listener(AF_INET, 16, &port);
     client_t c = {.loop = loop, .stop_on_close = 1};
     tn_iostream_t *s = NULL;
     cr_assert_eq(tn_iostream_connect(loop, "127.0.0.1", port, NULL, on_connected, &c, &s), 0);
@@ -168,7 +168,7 @@ Test(tcpclient, resolves_and_connects)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
     int port;
-    int lfd = tn_test_raw_listener(AF_INET, &port);
+    int lfd = tn_test_raw_listener(AF_INET, 16, &port);
     client_t c = {.loop = loop, .stop_on_connect = 1};
     cr_assert_eq(tn_tcpclient_connect(loop, "localhost", port, 5000, NULL, on_connected, &c), 0);
     cr_assert_eq(c.calls, 0);
@@ -303,7 +303,7 @@ Test(tcpclient, primary_failure_starts_secondary_at_once)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
     int port4;
-    int lfd = tn_test_raw_listener(AF_INET, &port4);
+    int lfd = tn_test_raw_listener(AF_INET, 16, &port4);
     /* Primary (first address) is IPv6 where nobody listens; the secondary
      * delay is 10 s, so a quick success proves the failure started it. */
     struct sockaddr_storage a6 = make_addr(AF_INET6, tn_test_closed_port(AF_INET6));
@@ -332,8 +332,8 @@ Test(tcpclient, primary_success_never_starts_secondary)
 {
     tn_ioloop_t *loop = tn_test_loop_new();
     int port4, port6;
-    int lfd4 = tn_test_raw_listener(AF_INET, &port4);
-    int lfd6 = tn_test_raw_listener(AF_INET6, &port6);
+    int lfd4 = tn_test_raw_listener(AF_INET, 16, &port4);
+    int lfd6 = tn_test_raw_listener(AF_INET6, 16, &port6);
     struct sockaddr_storage a4 = make_addr(AF_INET, port4);
     struct sockaddr_storage a6 = make_addr(AF_INET6, port6);
     const struct sockaddr *addrs[] = {(struct sockaddr *)&a4, (struct sockaddr *)&a6};

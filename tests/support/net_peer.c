@@ -255,25 +255,47 @@ void tn_peer_free(tn_peer_t *p)
     p->recv = NULL;
 }
 
-int tn_test_raw_listener(int family, int *port)
+int tn_test_raw_listener(int family, int backlog, int *port)
 {
-    tn_socket_t s;
-    int err = tn_testing_bind_unused_port(family == AF_INET6 ? "::1" : "127.0.0.1", &s, port);
-    cr_assert_eq(err, 0, "bind_unused_port: %s", tn_err_name(err));
-    return (int)s;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*a);
+    }
+    sock_init();
+    tn_socket_t s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_neq(s, TN_INVALID_SOCKET);
+    int fd = (int)s;
+    cr_assert_eq(bind(s, (struct sockaddr *)&ss, len), 0);
+    if (backlog > 0)
+        cr_assert_eq(listen(s, backlog), 0);
+    len = sizeof(ss);
+    cr_assert_eq(getsockname(s, (struct sockaddr *)&ss, &len), 0);
+    *port = family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                               : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
 }
 
 int tn_test_closed_port(int family)
 {
     int port;
-    sock_close(tn_test_raw_listener(family, &port));
+    sock_close(tn_test_raw_listener(family, 0, &port));
     return port;
 }
 
 void tn_test_tcp_pair(int *server_fd, int *client_fd)
 {
     int port;
-    int lfd = tn_test_raw_listener(AF_INET, &port);
+    int lfd = tn_test_raw_listener(AF_INET, 1, &port);
     *client_fd = tn_peer_connect(AF_INET, port, NULL);
     cr_assert_geq(*client_fd, 0);
     tn_socket_t a = accept((tn_socket_t)lfd, NULL, NULL);
