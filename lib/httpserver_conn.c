@@ -113,8 +113,9 @@ static void fail_request(conn_t *c, int status)
         tn_log(TN_LOG_INFO, "Malformed HTTP request from %s: %d", c->ip, status);
         send_error(c, status);
     }
+    int answered = r->active && r->finished;
     tn__hreq_abandon(c);
-    if (status)
+    if (status || answered)
         tn__hconn_linger(c);
     else
         tn__hconn_close(c);
@@ -188,12 +189,19 @@ static int on_headers(tn__h1parser_t *p, void *arg)
             return rc;
         if (c->closing || c->fatal)
             return TN_ECLOSED;
+    } else if (srv->opts.headers_cb) {
+        r->in_headers_cb = 1;
+        srv->opts.headers_cb(r, srv->opts.request_arg);
+        r->in_headers_cb = 0;
+        if (c->closing || c->fatal)
+            return TN_ECLOSED;
     }
     p->max_body = r->max_body;
     if (p->body_kind != TN__H1BODY_NONE) {
         tn__hconn_set_deadline(c, r->body_timeout_ms);
         if (p->frame.expect_continue && r->version == 11 && !r->headers_written &&
-            !(p->body_kind == TN__H1BODY_LENGTH && p->frame.content_length > p->max_body)) {
+            !(p->body_kind == TN__H1BODY_LENGTH && p->frame.content_length > p->max_body) &&
+            !(r->continue_held = r->paused)) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             tn_buf_t b = {cont, sizeof cont - 1};
             if ((rc = tn__hconn_send(c, &b, 1, NULL, NULL)) != 0)

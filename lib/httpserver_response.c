@@ -284,3 +284,11 @@ int tn_http_response_status(const tn_http_request_t *req)
 {
     return req->status;
 }
+
+size_t tn_http_response_buffered(const tn_http_request_t *req)
+{
+    conn_t *c = req->conn;
+    if (c == NULL || c->closing)
+        return 0;
+    return tn_iostream_write_buffered(c->stream) + tn__hconn_corked(c);
+}
