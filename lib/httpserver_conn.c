@@ -216,7 +216,6 @@ static int on_body(tn__h1parser_t *p, const char *data, size_t len, void *arg)
     conn_t *c = arg;
     tn_http_request_t *r = &c->req;
     int rc;
-    (void)p;
     if (r->zs)
         rc = tn__hbody_inflate(c, data, len, 0);
     else
@@ -225,8 +224,12 @@ static int on_body(tn__h1parser_t *p, const char *data, size_t len, void *arg)
         return rc;
     if (c->closing || c->fatal)
         return TN_ECLOSED;
+    /* A pause on the last byte of a Content-Length body does not stop the
+     * parser: nothing would arrive to restart it, so the request completes
+     * (the application holds its own handling until it resumes). */
     if (r->paused)
-        c->parser.pause = 1;
+        c->parser.pause =
+            !(p->body_kind == TN__H1BODY_LENGTH && p->body_bytes >= p->frame.content_length);
     tn__hconn_set_deadline(c, r->body_timeout_ms);
     return 0;
 }

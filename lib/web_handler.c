@@ -10,8 +10,6 @@ void tn__handler_maybe_free(tn_handler_t *h)
 {
     if (h->busy || h->pending || !(h->finished || h->closed) || (h->async && !h->released))
         return;
-    if (h->streaming)
-        tn__web_stream_forget(h);
     tn_headers_free(h->headers);
     tn_args_free(h->qargs);
     tn_args_free(h->bargs);

@@ -63,7 +63,7 @@ struct tn_handler_s {
     /* stream_request_body (web_stream.c): made at the headers; body_held
      * while an asynchronous prepare runs; body_done once the request is in
      * but the method waits for that prepare */
-    unsigned char streaming, body_held, body_done;
+    unsigned char streaming, body_held, body_paused, body_done, method_started;
     /* the class's state follows, aligned */
 };
 
@@ -91,8 +91,9 @@ void tn__web_complete(tn_handler_t *h, int rc);
 /** request_cb side of a streamed request: 1 if req belongs to a streaming
  * handler (its method is run or scheduled here), 0 to dispatch normally. */
 int tn__web_stream_body_done(tn_http_request_t *req);
-/** A streaming handler is being freed: its request forgets it. */
-void tn__web_stream_forget(tn_handler_t *h);
+/** A streaming handler answered before its method ran: its request
+ * forgets it (req: the handler's request, still alive). */
+void tn__web_stream_forget(tn_handler_t *h, tn_http_request_t *req);
 
 /** strdup through the project allocator; NULL stays NULL (web_app.c). */
 char *tn__web_dup_str(const char *s);

@@ -411,6 +411,10 @@ int tn_handler_finish(tn_handler_t *h)
             h->cls->on_finish(h);
         err = tn_http_response_finish(req);
     }
+    /* Answered before its body was complete: the request forgets it (not
+     * delivered yet, so the HTTP finish did not move the connection on). */
+    if (h->streaming && !h->method_started)
+        tn__web_stream_forget(h, req);
     if (err != 0)
         tn_log(TN_LOG_ERROR, "Failed to send the response of %s: %s",
                h->cls->name ? h->cls->name : "handler", tn_strerror(err));

@@ -5,11 +5,11 @@
  * with the chunk-callback contract, and the method runs from the request
  * callback once the body is complete.
  *
- * The request's data pointer names its handler while it lives; once the
- * handler is freed (it answered early, or failed) it names `gone`, so a
- * body piece or the request callback arriving later aborts the rest of the
- * body (the connection closes after the response) instead of touching a
- * freed handler. */
+ * The request's data pointer names its handler until the handler answers
+ * before its method ran (early 401/413, or a failure); it then names
+ * `gone`, so a body piece or the request callback arriving later aborts the
+ * rest of the body (the connection closes after the response) instead of
+ * touching a handler that may be freed. */
 #include <string.h>
 
 #include "web_internal.h"
@@ -17,10 +17,9 @@
 static const char gone_marker = 0;
 #define GONE ((void *)&gone_marker)
 
-void tn__web_stream_forget(tn_handler_t *h)
+void tn__web_stream_forget(tn_handler_t *h, tn_http_request_t *req)
 {
-    tn_http_request_t *req = h->req;
-    if (req == NULL || tn_http_request_data(req) != h)
+    if (tn_http_request_data(req) != h)
         return;
     tn_http_request_set_data(req, GONE);
     /* A held body is read now only to be refused: the connection closes
@@ -46,7 +45,11 @@ static int on_piece(tn_http_request_t *req, const char *data, size_t len, void *
         tn__web_complete(h, rc < 0 ? rc : TN_WEB_DONE);
         return TN_ECALLBACK;
     }
-    return rc == TN_WEB_ASYNC ? TN_PAUSE : TN_CONTINUE;
+    if (rc == TN_WEB_ASYNC) {
+        h->body_paused = 1;
+        return TN_PAUSE;
+    }
+    return TN_CONTINUE;
 }
 
 void tn_app_headers_cb(tn_http_request_t *req, void *arg)
@@ -84,6 +87,7 @@ void tn_app_headers_cb(tn_http_request_t *req, void *arg)
 
 static void run_method(tn_handler_t *h)
 {
+    h->method_started = 1;
     h->busy++;
     int rc = tn__web_call_method(h);
     h->busy--;
@@ -98,8 +102,8 @@ int tn__web_stream_body_done(tn_http_request_t *req)
         return 0;
     if (h == GONE)
         return 1; /* answered already */
-    if (h->body_held) {
-        h->body_done = 1; /* the method waits for prepare */
+    if (h->body_held || h->body_paused) {
+        h->body_done = 1; /* the method waits for the resume */
         return 1;
     }
     run_method(h);
@@ -126,8 +130,8 @@ int tn_handler_resume_body(tn_handler_t *h)
         return TN_ECLOSED;
     if (h->finished)
         return TN_EINVAL;
-    if (h->body_held) {
-        h->body_held = 0;
+    if (h->body_held || h->body_paused) {
+        h->body_held = h->body_paused = 0;
         if (h->body_done) {
             /* No body to read: the method runs, but not inside this call. */
             if (tn_ioloop_add_callback(tn_http_request_loop(h->req), on_resumed, h) != 0)
