@@ -13,6 +13,7 @@
  *   /static/...        examples/static/
  *   /chat              long-polling chat: POST /chat/new adds a message,
  *                      POST /chat/updates (cursor=N) waits for newer ones
+ *   /upload, /stream   streaming both ways (demo_stream.h)
  */
 #ifndef TN_DEMO_APP_H
 #define TN_DEMO_APP_H
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_stream.h"
 #include "tornuv.h"
 
 /* ---- a small JSON writer ------------------------------------------------ */
@@ -88,6 +90,10 @@ static const char demo_index[] =
     "<li><a href=\"/visits\">/visits</a> &mdash; a signed cookie</li>\n"
     "<li><a href=\"/static/style.css\">/static/style.css</a> &mdash; static files</li>\n"
     "<li><a href=\"/chat\">/chat</a> &mdash; long-polling chat</li>\n"
+    "<li><a href=\"/stream?mb=4\">/stream?mb=4</a> &mdash; 4 MiB written with "
+    "back-pressure (mb up to 1024)</li>\n"
+    "<li><code>curl -T file http://127.0.0.1:8888/upload</code> &mdash; PUT or POST "
+    "<code>/upload</code> streams the body into SHA-256 (up to 4 GiB)</li>\n"
     "</ul></body></html>\n";
 
 static const char demo_chat_page[] =
@@ -471,6 +477,8 @@ static inline int demo_app_new(const char *static_dir, const char *cookie_secret
         {"/chat", &demo_chat_handler, "chat"},
         {"/chat/new", &demo_new_handler, "chat-new"},
         {"/chat/updates", &demo_updates_handler, "chat-updates"},
+        {"/upload", &demo_upload_handler, "upload"},
+        {"/stream", &demo_stream_handler, "stream"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !err; i++)
         err = tn_app_add_route(app, NULL, routes[i].pattern, routes[i].cls, NULL, routes[i].name);

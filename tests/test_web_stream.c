@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../examples/demo_app.h"
 #include "loop_util.h"
 #include "mt_http.h"
 
@@ -494,5 +495,68 @@ Test(web_stream, stalled_reader_keeps_handler_memory_bounded)
     cr_assert_eq(r.produced, r.total);
     cr_assert_leq(r.max_buffered, 2 * r.chunk + 512, "bounded by the handler's high-water mark");
     cr_assert_eq(tn_mh_count(&w.c, "0\r\n\r\n"), 1);
+    ws_done(&w);
+}
+
+/* ---- the demo's streaming routes ----------------------------------------- */
+
+static void demo_open(ws_t *w)
+{
+    memset(w, 0, sizeof *w);
+    cr_assert_eq(demo_app_new(NULL, "secret", &w->app), 0);
+    tn_httpserver_options_t o = {0};
+    w->loop = tn_test_loop_new();
+    o.request_cb = tn_app_request_cb;
+    o.headers_cb = tn_app_headers_cb;
+    o.request_arg = w->app;
+    o.max_body_size = 1000; /* the default stays small: /upload raises its own */
+    cr_assert_eq(tn_httpserver_new(w->loop, &o, &w->srv), 0);
+    w->c = tn_mh_connect(w->loop, w->srv, "127.0.0.1");
+}
+
+Test(web_stream, demo_upload_hashes_chunked_and_content_length)
+{
+    ws_t w;
+    demo_open(&w);
+    /* "abc" in three chunks: SHA-256 of abc */
+    const char *chunked = "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n";
+    tn_mh_send(&w.c, chunked, strlen(chunked), 7);
+    cr_assert_str_eq(tn_mh_last_body(&w.c),
+                     "{\"bytes\": 3, \"sha256\": "
+                     "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"}");
+    /* 5000 bytes (over the server's 1000) with Content-Length */
+    tn_mh_clear(&w.c);
+    static char big[5000 + 128];
+    int hl = snprintf(big, 128, "PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+    memset(big + hl, 0, 5000);
+    tn_mh_send(&w.c, big, (size_t)hl + 5000, 999);
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 200 OK"));
+    cr_assert(strstr(tn_mh_last_body(&w.c), "\"bytes\": 5000") != NULL);
+    /* other routes keep the server's limit */
+    tn_mh_clear(&w.c);
+    hl = snprintf(big, 128, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+    tn_mh_send(&w.c, big, (size_t)hl + 5000, 0);
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 413"));
+    ws_done(&w);
+}
+
+Test(web_stream, demo_stream_route)
+{
+    ws_t w;
+    demo_open(&w);
+    tn_mh_sends(&w.c, "GET /stream?mb=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 200; i++) {
+        tn_mt_complete_writes(w.c.mt, 0);
+        tn_mh_turns(&w.c, 1);
+    }
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 200 OK"));
+    cr_assert_eq(tn_mh_count(&w.c, "Content-Length: 1048576"), 1);
+    const char *body = strstr(w.c.mt->out, "\r\n\r\n");
+    cr_assert_not_null(body);
+    cr_assert_eq(w.c.mt->out_len - (size_t)(body + 4 - w.c.mt->out), 1048576);
+    tn_mh_clear(&w.c);
+    tn_mh_sends(&w.c, "GET /stream?mb=2000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 400"));
     ws_done(&w);
 }
