@@ -560,3 +560,72 @@ Test(web_stream, demo_stream_route)
     cr_assert(tn_mh_starts(&w.c, "HTTP/1.1 400"));
     ws_done(&w);
 }
+
+/* ---- zero-copy writes ------------------------------------------------------ */
+
+static struct {
+    int released[8];
+    int status[8];
+    int n;
+    int in_call;
+} z;
+
+static void on_release(tn_handler_t *h, int status, void *arg)
+{
+    (void)h;
+    cr_assert_eq(z.in_call, 0, "release inside the call");
+    z.released[z.n] = (int)(intptr_t)arg;
+    z.status[z.n++] = status;
+}
+
+static char ref_a[] = "first-by-reference|";
+static char ref_b[] = "second-by-reference|";
+
+static int ref_get(tn_handler_t *h)
+{
+    tn_handler_write(h, "copied|", 7);
+    z.in_call = 1;
+    cr_assert_eq(tn_handler_write_ref(h, ref_a, strlen(ref_a), on_release, (void *)1), 0);
+    cr_assert_eq(tn_handler_write_ref(h, ref_b, strlen(ref_b), on_release, (void *)2), 0);
+    cr_assert_eq(tn_handler_write_ref(h, ref_b, 1, NULL, NULL), TN_EINVAL);
+    z.in_call = 0;
+    tn_handler_write(h, "tail", 4);
+    return TN_WEB_DONE;
+}
+
+static const tn_handler_class_t ref_class = {.name = "Ref", .get = ref_get};
+
+Test(web_stream, write_ref_in_order_released_once)
+{
+    for (int reset_client = 0; reset_client < 2; reset_client++) {
+        ws_t w;
+        memset(&z, 0, sizeof z);
+        ws_open(&w, &ref_class, 0);
+        w.c.mt->accept_limit = 0; /* writes stay pending until completed */
+        tn_mh_sends(&w.c, "GET /up HTTP/1.1\r\nHost: x\r\n\r\n");
+        cr_assert_eq(z.n, 0, "not before the bytes left");
+        if (reset_client) {
+            tn_mt_eof(w.c.mt, -104);
+            tn_mh_turns(&w.c, 4);
+            cr_assert_eq(z.n, 2);
+            cr_assert_eq(z.status[0], TN_ECLOSED);
+            cr_assert_eq(z.status[1], TN_ECLOSED);
+        } else {
+            tn_mt_complete_writes(w.c.mt, 0);
+            tn_mh_turns(&w.c, 3);
+            tn_mt_complete_writes(w.c.mt, 0);
+            tn_mh_turns(&w.c, 3);
+            cr_assert_eq(z.n, 2);
+            cr_assert_eq(z.released[0], 1);
+            cr_assert_eq(z.released[1], 2);
+            cr_assert_eq(z.status[0], 0);
+            const char *body = strstr(w.c.mt->out, "\r\n\r\n");
+            cr_assert_not_null(body);
+            const char *p1 = strstr(body, "copied|"), *p2 = strstr(body, ref_a),
+                       *p3 = strstr(body, ref_b), *p4 = strstr(body, "tail");
+            cr_assert(p1 && p2 && p3 && p4 && p1 < p2 && p2 < p3 && p3 < p4);
+            cr_assert_eq(tn_mh_count(&w.c, "0\r\n\r\n"), 1, "chunked end");
+        }
+        ws_done(&w);
+    }
+}

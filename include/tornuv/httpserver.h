@@ -304,6 +304,16 @@ TN_EXTERN int tn_http_response_write_headers(tn_http_request_t *req, int status,
 TN_EXTERN int tn_http_response_write(tn_http_request_t *req, const char *data, size_t len,
                                      tn_http_write_cb cb, void *arg);
 
+/** Like tn_http_response_write without copying data: it must stay valid
+ * until release (required) runs, once, when the bytes reached the OS (0)
+ * or the connection closed first (TN_ECLOSED); never inside this call.
+ * Framing (headers, chunk sizes) is copied. Returns as
+ * tn_http_response_write, plus TN_EINVAL (NULL release); on an error
+ * return release never runs.
+ * Tornado: HTTP1Connection.write of a memoryview (no copy in the stream). */
+TN_EXTERN int tn_http_response_write_ref(tn_http_request_t *req, const char *data, size_t len,
+                                         tn_http_write_cb release, void *arg);
+
 /** Ends the response (terminating chunk if chunked). Finishing with fewer
  * body bytes than the declared Content-Length closes the connection. Returns
  * 0, TN_EFINISHED (twice), TN_ECLOSED. Tornado: HTTP1Connection.finish. */

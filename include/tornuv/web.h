@@ -247,6 +247,16 @@ typedef void (*tn_handler_flush_cb)(tn_handler_t *h, int status, void *arg);
  * cb (may be NULL) fires once when the bytes reached the OS. Returns 0,
  * TN_EFINISHED, TN_ECLOSED. Tornado: flush(). */
 TN_EXTERN int tn_handler_flush(tn_handler_t *h, tn_handler_flush_cb cb, void *arg);
+/** Writes data without copying it: flushes what was written before (the
+ * headers too, so the response is not gzipped nor given an ETag), then
+ * hands data to the connection by reference. data must stay valid until
+ * release (required) runs, once, when it reached the OS (0) or the client
+ * left (TN_ECLOSED); never inside this call. Returns 0, TN_EINVAL,
+ * TN_EFINISHED, TN_ECLOSED, TN_ENOMEM (release then never runs).
+ * Tornado: write() of a memoryview, then flush(). */
+TN_EXTERN int tn_handler_write_ref(tn_handler_t *h, const void *data, size_t len,
+                                   tn_handler_flush_cb release, void *arg);
+
 /** Finishes the response (ETag/304, gzip and Content-Length when nothing
  * was flushed). Inside a method, a second call returns TN_EFINISHED. For a
  * handler whose method returned TN_WEB_ASYNC this call also releases it: h
