@@ -94,6 +94,20 @@ else()
     target_compile_definitions(tn_crypto INTERFACE TN_HAVE_OPENSSL=1)
 endif()
 
+# OpenSSL's libssl for TLS streams (lib/tls*.c). Required on Unix; on
+# Windows TLS is compiled out (every tls.h call returns TN_ENOTSUP) unless an
+# OpenSSL for the target is found.
+add_library(tn_ssl INTERFACE)
+if(WIN32)
+    find_package(OpenSSL QUIET COMPONENTS SSL Crypto)
+else()
+    find_package(OpenSSL REQUIRED COMPONENTS SSL Crypto)
+endif()
+if(TARGET OpenSSL::SSL)
+    target_link_libraries(tn_ssl INTERFACE OpenSSL::SSL OpenSSL::Crypto)
+    target_compile_definitions(tn_ssl INTERFACE TN_HAVE_TLS=1)
+endif()
+
 # Tests: Criterion, except on Windows, where it cannot be built from the
 # sources we reach; there tests/support/wincrit/ stands in for the subset of
 # its API the tests use (tests/CMakeLists.txt).

@@ -1,7 +1,8 @@
 /* The tornuv demo site (the README's main command):
  *
  *   demo [--port N] [--address A] [--static DIR] [--access-log]
- *        [--header-timeout MS] [--idle-timeout MS]
+ *        [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]
+ *        [--idle-timeout MS]
  *
  * Serves the pages of demo_app.h on http://127.0.0.1:8888/ by default.
  * SIGINT or SIGTERM stops it: waiting chat polls are answered, in-flight
@@ -56,13 +57,20 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--header-timeout") == 0 && next) {
             opts.header_timeout_ms = strtoull(next, NULL, 10);
             i++;
+        } else if (strcmp(argv[i], "--body-timeout") == 0 && next) {
+            opts.body_timeout_ms = strtoull(next, NULL, 10);
+            i++;
+        } else if (strcmp(argv[i], "--write-timeout") == 0 && next) {
+            opts.write_timeout_ms = strtoull(next, NULL, 10);
+            i++;
         } else if (strcmp(argv[i], "--idle-timeout") == 0 && next) {
             opts.idle_timeout_ms = strtoull(next, NULL, 10);
             i++;
         } else {
             fprintf(stderr,
                     "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n"
-                    "          [--header-timeout MS] [--idle-timeout MS]\n",
+                    "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
+                    "          [--idle-timeout MS]\n",
                     argv[0]);
             return 2;
         }

@@ -11,8 +11,12 @@
  *   /large             a 512 KiB body
  *   /visits            a signed-cookie visit counter
  *   /static/...        examples/static/
- *   /chat              long-polling chat: POST /chat/new adds a message,
- *                      POST /chat/updates (cursor=N) waits for newer ones
+ *   /chat              chat page: a WebSocket (/chat/ws) when the browser has
+ *                      one, long polling otherwise: POST /chat/new adds a
+ *                      message, POST /chat/updates (cursor=N) waits for newer
+ *   /chat/ws           WebSocket chat: history on open, then every message;
+ *                      a text message from the client is posted
+ *   /ws/echo           WebSocket echo: text and binary messages sent back
  *   /upload, /stream   streaming both ways (demo_stream.h)
  */
 #ifndef TN_DEMO_APP_H
@@ -27,34 +31,47 @@
 
 /* ---- a small JSON writer ------------------------------------------------ */
 
-static inline void demo_json_str(tn_handler_t *h, const char *s, size_t n)
+/* JSON goes to a sink: a handler's body, or a buffer (WebSocket messages). */
+typedef void (*demo_put_fn)(void *ctx, const char *s, size_t n);
+
+static inline void demo_put_handler(void *ctx, const char *s, size_t n)
+{
+    tn_handler_write((tn_handler_t *)ctx, s, n);
+}
+
+static inline void demo_json_str_to(demo_put_fn put, void *ctx, const char *s, size_t n)
 {
     char esc[8];
-    tn_handler_write(h, "\"", 1);
+    put(ctx, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != 0x7f)
             continue;
-        tn_handler_write(h, s + run, i - run);
+        put(ctx, s + run, i - run);
         run = i + 1;
         switch (c) {
         case '"':
-            tn_handler_write(h, "\\\"", 2);
+            put(ctx, "\\\"", 2);
             break;
         case '\\':
-            tn_handler_write(h, "\\\\", 2);
+            put(ctx, "\\\\", 2);
             break;
         case '\n':
-            tn_handler_write(h, "\\n", 2);
+            put(ctx, "\\n", 2);
             break;
         default: /* control bytes, and '<' so JSON can sit in HTML */
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            tn_handler_write(h, esc, 6);
+            put(ctx, esc, 6);
         }
     }
-    tn_handler_write(h, s + run, n - run);
-    tn_handler_write(h, "\"", 1);
+    put(ctx, s + run, n - run);
+    put(ctx, "\"", 1);
+}
+
+static inline void demo_json_str(tn_handler_t *h, const char *s, size_t n)
+{
+    demo_json_str_to(demo_put_handler, h, s, n);
 }
 
 static inline void demo_json_kv(tn_handler_t *h, const char *key, const char *v, size_t n,
@@ -89,7 +106,8 @@ static const char demo_index[] =
     "<li><a href=\"/large\">/large</a> &mdash; 512 KiB</li>\n"
     "<li><a href=\"/visits\">/visits</a> &mdash; a signed cookie</li>\n"
     "<li><a href=\"/static/style.css\">/static/style.css</a> &mdash; static files</li>\n"
-    "<li><a href=\"/chat\">/chat</a> &mdash; long-polling chat</li>\n"
+    "<li><a href=\"/chat\">/chat</a> &mdash; chat over a WebSocket, or long polling</li>\n"
+    "<li>/ws/echo &mdash; a WebSocket echo (text and binary)</li>\n"
     "<li><a href=\"/stream?mb=4\">/stream?mb=4</a> &mdash; 4 MiB written with "
     "back-pressure (mb up to 1024)</li>\n"
     "<li><code>curl -T file http://127.0.0.1:8888/upload</code> &mdash; PUT or POST "
@@ -317,24 +335,28 @@ typedef struct {
     int waiting;
 } demo_waiter_t;
 
-static inline void demo_chat_reply(tn_handler_t *h, long cursor)
+/* {"messages":[{"id":N,"body":"..."},...]} with the messages after cursor. */
+static inline void demo_chat_json_to(demo_put_fn put, void *ctx, long cursor)
 {
     char num[32];
-    demo_json_type(h);
-    tn_handler_write(h, "{\"messages\":[", 13);
+    put(ctx, "{\"messages\":[", 13);
     int first = 1;
     long oldest = demo_chat.next_id - (long)demo_chat.count;
     for (long id = cursor + 1 > oldest ? cursor + 1 : oldest; id < demo_chat.next_id; id++) {
         demo_msg_t *m = &demo_chat.msgs[id % DEMO_CHAT_KEEP];
-        if (!first)
-            tn_handler_write(h, ",", 1);
+        int k = snprintf(num, sizeof num, "%s{\"id\":%ld,\"body\":", first ? "" : ",", m->id);
         first = 0;
-        int k = snprintf(num, sizeof num, "{\"id\":%ld,", m->id);
-        tn_handler_write(h, num, (size_t)k);
-        demo_json_kv(h, "body", m->body, m->len, 0);
-        tn_handler_write(h, "}", 1);
+        put(ctx, num, (size_t)k);
+        demo_json_str_to(put, ctx, m->body, m->len);
+        put(ctx, "}", 1);
     }
-    tn_handler_write(h, "]}", 2);
+    put(ctx, "]}", 2);
+}
+
+static inline void demo_chat_reply(tn_handler_t *h, long cursor)
+{
+    demo_json_type(h);
+    demo_chat_json_to(demo_put_handler, h, cursor);
 }
 
 static inline void demo_chat_drop(tn_handler_t *h)
@@ -394,22 +416,21 @@ static const tn_handler_class_t demo_updates_handler = {
     .on_connection_close = demo_updates_gone,
 };
 
-static inline int demo_new_post(tn_handler_t *h)
+/* Defined by demo_ws.h: sends message id to every WebSocket chat client. */
+static inline void demo_ws_broadcast(long id);
+
+/* Stores a message and hands it to every waiting long poll and WebSocket.
+ * Returns its id, or -1 when out of memory. */
+static inline long demo_chat_add(const char *text, size_t len)
 {
-    tn_strview_t v;
-    int rc = tn_handler_get_argument(h, "body", NULL, &v);
-    if (rc)
-        return rc;
-    if (v.len == 0 || v.len > 4096)
-        return tn_handler_fail(h, 400);
     demo_msg_t *m = &demo_chat.msgs[demo_chat.next_id % DEMO_CHAT_KEEP];
-    char *body = malloc(v.len);
+    char *body = malloc(len ? len : 1);
     if (!body)
-        return TN_ENOMEM;
-    memcpy(body, v.base, v.len);
+        return -1;
+    memcpy(body, text, len);
     free(m->body);
     m->body = body;
-    m->len = v.len;
+    m->len = len;
     m->id = demo_chat.next_id++;
     if (demo_chat.count < DEMO_CHAT_KEEP)
         demo_chat.count++;
@@ -425,11 +446,28 @@ static inline int demo_new_post(tn_handler_t *h)
         tn_handler_finish(ws[i]);
     }
     free(ws);
+    demo_ws_broadcast(m->id);
+    return m->id;
+}
+
+static inline int demo_new_post(tn_handler_t *h)
+{
+    tn_strview_t v;
+    int rc = tn_handler_get_argument(h, "body", NULL, &v);
+    if (rc)
+        return rc;
+    if (v.len == 0 || v.len > 4096)
+        return tn_handler_fail(h, 400);
+    long id = demo_chat_add(v.base, v.len);
+    if (id < 0)
+        return TN_ENOMEM;
     char out[48];
-    int k = snprintf(out, sizeof out, "{\"id\":%ld}", m->id);
+    int k = snprintf(out, sizeof out, "{\"id\":%ld}", id);
     demo_json_type(h);
     return tn_handler_write(h, out, (size_t)k);
 }
+
+#include "demo_ws.h"
 
 static const tn_handler_class_t demo_new_handler = {.name = "ChatNew", .post = demo_new_post};
 
@@ -477,11 +515,19 @@ static inline int demo_app_new(const char *static_dir, const char *cookie_secret
         {"/chat", &demo_chat_handler, "chat"},
         {"/chat/new", &demo_new_handler, "chat-new"},
         {"/chat/updates", &demo_updates_handler, "chat-updates"},
+        {"/chat/ws", &tn_websocket_handler, "chat-ws"},
+        {"/ws/echo", &tn_websocket_handler, "ws-echo"},
         {"/upload", &demo_upload_handler, "upload"},
         {"/stream", &demo_stream_handler, "stream"},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !err; i++)
-        err = tn_app_add_route(app, NULL, routes[i].pattern, routes[i].cls, NULL, routes[i].name);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !err; i++) {
+        /* WebSocket routes take their class as the init argument */
+        const void *init = routes[i].cls != &tn_websocket_handler   ? NULL
+                           : strcmp(routes[i].name, "chat-ws") == 0 ? (const void *)&demo_ws_chat
+                                                                    : (const void *)&demo_ws_echo;
+        err = tn_app_add_route(app, NULL, routes[i].pattern, routes[i].cls, (void *)init,
+                               routes[i].name);
+    }
     if (err) {
         tn_app_free(app);
         return err;
@@ -490,9 +536,10 @@ static inline int demo_app_new(const char *static_dir, const char *cookie_secret
     return 0;
 }
 
-/* Ends every waiting long poll (at shutdown). */
+/* Ends every waiting long poll and WebSocket (at shutdown). */
 static inline void demo_chat_close(void)
 {
+    demo_ws_close_all();
     tn_handler_t **ws = demo_chat.waiters;
     size_t n = demo_chat.nwaiters;
     demo_chat.waiters = NULL;

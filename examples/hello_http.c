@@ -1,7 +1,8 @@
 /* HTTPServer with a request callback (Tornado's HTTPServer(handle_request)):
  *
  *   hello_http [--port N] [--address A] [--max-header-size N]
- *              [--max-body-size N] [--header-timeout MS] [--idle-timeout MS]
+ *              [--max-body-size N] [--header-timeout MS] [--body-timeout MS]
+ *              [--write-timeout MS] [--idle-timeout MS]
  *              [--no-keep-alive] [--xheaders] [--access-log]
  *
  * GET and HEAD on any path answer 200 "Hello, world"; POST and PUT answer
@@ -76,7 +77,8 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--port N] [--address A] [--max-header-size N] [--max-body-size N]\n"
-            "          [--header-timeout MS] [--idle-timeout MS] [--no-keep-alive]\n"
+            "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
+            "          [--idle-timeout MS] [--no-keep-alive]\n"
             "          [--xheaders] [--access-log]\n",
             argv0);
     return 2;
@@ -116,6 +118,12 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--header-timeout") == 0) {
             opts.header_timeout_ms = v;
+            i++;
+        } else if (strcmp(a, "--body-timeout") == 0) {
+            opts.body_timeout_ms = v;
+            i++;
+        } else if (strcmp(a, "--write-timeout") == 0) {
+            opts.write_timeout_ms = v;
             i++;
         } else if (strcmp(a, "--idle-timeout") == 0) {
             opts.idle_timeout_ms = v;

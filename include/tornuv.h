@@ -13,9 +13,14 @@
 #include "tornuv/httputil.h"
 #include "tornuv/regex.h"
 #include "tornuv/net.h"
+#include "tornuv/process.h"
 #include "tornuv/tcpclient.h"
 #include "tornuv/tcpserver.h"
 #include "tornuv/httpserver.h"
+#include "tornuv/httpclient.h"
 #include "tornuv/web.h"
+#include "tornuv/testing.h"
+#include "tornuv/websocket.h"
+#include "tornuv/tls.h"
 
 #endif /* TORNUV_H */

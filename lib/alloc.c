@@ -1,5 +1,4 @@
 /* The replaceable allocator every tornuv allocation goes through. */
-#include "bufcache.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +16,6 @@ int tn_replace_allocator(tn_malloc_func malloc_func, tn_realloc_func realloc_fun
 {
     if (malloc_func == NULL || realloc_func == NULL || calloc_func == NULL || free_func == NULL)
         return TN_EINVAL;
-    tn__bufcache_drain();
     allocator.malloc_func = malloc_func;
     allocator.realloc_func = realloc_func;
     allocator.calloc_func = calloc_func;

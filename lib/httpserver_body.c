@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "httpserver_internal.h"
+#include "pool.h"
 
 int tn__hbody_deliver(conn_t *c, const char *data, size_t len)
 {
@@ -30,7 +31,7 @@ int tn__hbody_deliver(conn_t *c, const char *data, size_t len)
         size_t cap = r->body_cap ? r->body_cap : 1024;
         while (cap < r->body_len + len)
             cap *= 2;
-        char *nb = tn_realloc(r->body, cap);
+        char *nb = r->body ? tn_realloc(r->body, cap) : tn__pool_get(srv->loop, cap, &cap);
         if (!nb)
             return TN_ENOMEM;
         r->body = nb;

@@ -5,77 +5,11 @@
 #include <string.h>
 
 #include "httpserver_internal.h"
-
-static int is_ipv4(const char *s, size_t n)
-{
-    int parts = 0;
-    size_t i = 0;
-    while (parts < 4) {
-        unsigned v = 0, digits = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && digits < 4) {
-            v = v * 10 + (unsigned)(s[i] - '0');
-            i++;
-            digits++;
-        }
-        if (digits == 0 || digits > 3 || v > 255)
-            return 0;
-        parts++;
-        if (parts < 4) {
-            if (i >= n || s[i] != '.')
-                return 0;
-            i++;
-        }
-    }
-    return i == n;
-}
-
-/* IPv6 in text form: hex groups and colons, at most one "::", an optional
- * dotted IPv4 tail. Enough to refuse anything that is not an address. */
-static int is_ipv6(const char *s, size_t n)
-{
-    size_t i = 0, groups = 0;
-    int dbl = 0;
-    if (n < 2 || n > 45)
-        return 0;
-    if (s[0] == ':') {
-        if (s[1] != ':')
-            return 0;
-    }
-    while (i < n) {
-        if (s[i] == ':') {
-            if (i + 1 < n && s[i + 1] == ':') {
-                if (dbl)
-                    return 0;
-                dbl = 1;
-                i += 2;
-                continue;
-            }
-            if (i == 0 || i + 1 == n)
-                return 0;
-            i++;
-            continue;
-        }
-        size_t start = i;
-        while (i < n && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-                         (s[i] >= 'A' && s[i] <= 'F')))
-            i++;
-        if (i < n && s[i] == '.') {
-            if (!is_ipv4(s + start, n - start))
-                return 0;
-            groups += 2;
-            i = n;
-            break;
-        }
-        if (i == start || i - start > 4)
-            return 0;
-        groups++;
-    }
-    return dbl ? groups < 8 : groups == 8;
-}
+#include "pool.h"
 
 static int valid_ip(const char *s, size_t n)
 {
-    return is_ipv4(s, n) || is_ipv6(s, n);
+    return tn__h1_is_ipv4(s, n) || tn__h1_is_ipv6(s, n);
 }
 
 static void trim(const char **s, size_t *n)
@@ -165,8 +99,8 @@ void tn__hreq_reset(tn_http_request_t *r)
     tn__hbody_gzip_end(r);
     r->args_done = r->cookies_done = 0;
     r->body_len = 0;
-    if (r->body_cap > 64 * 1024) {
-        tn_free(r->body);
+    if (r->body_cap > TN__POOL_MAX_SIZE) {
+        tn__pool_put(r->conn->server->loop, r->body, r->body_cap);
         r->body = NULL;
         r->body_cap = 0;
     }
@@ -192,7 +126,7 @@ void tn__hreq_free(tn_http_request_t *r)
     tn_args_free(r->args);
     tn_args_free(r->cookies);
     tn_files_free(r->files);
-    tn_free(r->body);
+    tn__pool_put(r->conn->server->loop, r->body, r->body_cap);
     tn_free(r->line);
 }
 
@@ -373,8 +307,11 @@ int tn_http_request_set_body_timeout(tn_http_request_t *req, uint64_t timeout_ms
     if (req->received || timeout_ms == 0)
         return TN_EINVAL;
     req->body_timeout_ms = timeout_ms;
-    if (req->conn->state == ST_BODY)
-        tn__hconn_set_deadline(req->conn, timeout_ms);
+    if (req->conn->state == ST_BODY) {
+        req->conn->body_deadline = req->conn->body_start + timeout_ms;
+        if (!req->paused)
+            tn__hconn_arm_body_deadline(req->conn);
+    }
     return 0;
 }
 
@@ -385,7 +322,8 @@ void tn_http_request_pause_body(tn_http_request_t *req)
         return;
     req->paused = 1;
     c->parser.pause = 1;
-    tn__hconn_clear_deadline(c);
+    c->paused_at = tn_ioloop_time_ms(c->server->loop);
+    tn__hconn_clear_deadline(c); /* the application holds the body up, not the peer */
 }
 
 void tn_http_request_resume_body(tn_http_request_t *req)
@@ -408,7 +346,9 @@ void tn_http_request_resume_body(tn_http_request_t *req)
             }
         }
     }
-    tn__hconn_set_deadline(c, req->body_timeout_ms);
+    if (c->body_deadline) /* the time paused does not count */
+        c->body_deadline += tn_ioloop_time_ms(c->server->loop) - c->paused_at;
+    tn__hconn_arm_body_deadline(c);
     if (!c->in_batch)
         tn__hconn_arm_read(c);
 }

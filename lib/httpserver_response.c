@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "httpserver_internal.h"
+#include "pool.h"
 
 /* ---- output ------------------------------------------------------------- */
 
@@ -39,7 +40,12 @@ int tn__hconn_flush_cork(conn_t *c)
     size_t n = srv->cork_len;
     srv->cork_len = 0;
     srv->cork_conn = NULL;
-    return n && !c->closing ? tn_iostream_write(c->stream, srv->cork, n, NULL, NULL) : 0;
+    if (!n || c->closing)
+        return 0;
+    int err = tn_iostream_write(c->stream, srv->cork, n, NULL, NULL);
+    if (err == 0)
+        tn__hconn_watch_output(c, n);
+    return err;
 }
 
 typedef struct {
@@ -79,7 +85,10 @@ int tn__hconn_send(conn_t *c, const tn_buf_t *bufs, size_t n, tn_write_cb cb, vo
     int err = tn__hconn_flush_cork(c);
     if (err != 0)
         return err;
-    return tn_iostream_writev(c->stream, bufs, n, cb, arg);
+    err = tn_iostream_writev(c->stream, bufs, n, cb, arg);
+    if (err == 0)
+        tn__hconn_watch_output(c, total);
+    return err;
 }
 
 /* ---- response ----------------------------------------------------------- */
@@ -99,10 +108,9 @@ static int head_buffer(conn_t *c)
 {
     if (c->head)
         return 0;
-    c->head = tn_malloc(HEAD_BUF_MIN);
+    c->head = tn__pool_get(c->server->loop, HEAD_BUF_MIN, &c->head_cap);
     if (!c->head)
         return TN_ENOMEM;
-    c->head_cap = HEAD_BUF_MIN;
     return 0;
 }
 

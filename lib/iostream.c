@@ -12,9 +12,9 @@
  * its own stream; the memory goes when the last reference does. */
 #include <string.h>
 
-#include "bufcache.h"
 #include "iostream_stream.h"
 #include "loop_defer.h"
+#include "pool.h"
 #include "regex_internal.h"
 #include "tornuv/transport.h"
 
@@ -78,6 +78,7 @@ struct tn_iostream_s {
     wnode_t *wq, *wtail;
     size_t unsent;
     int in_flight;
+    size_t in_flight_len; /* bytes of the head write handed to ops->write */
     /* shutdown requested: sent to the transport once the queue drains */
     int want_shutdown, shut;
     /* The peer's EOF arrived while bytes it sent before were still to be
@@ -107,7 +108,7 @@ static void unref(tn_iostream_t *s)
 {
     if (--s->refs > 0)
         return;
-    tn_free(s->buf);
+    tn__pool_put(s->loop, s->buf, s->cap);
     if (s->match)
         pcre2_match_data_free(s->match);
     tn_regex_free(s->cached_re);
@@ -127,27 +128,20 @@ static int defer(tn_iostream_t *s, tn__qnode_t *node, tn_callback_cb cb, void *a
     return err;
 }
 
+/* The largest piece of a write handed to the transport at once, once the OS
+ * stopped taking bytes synchronously (the peer is slower than we are, so
+ * the extra calls cost nothing that matters). */
+#define WRITE_SLICE ((size_t)16 * 1024)
+
 /* Streams give their read buffer back whenever it empties (an idle
- * connection holds none), which on a busy server means one malloc and free
- * of a whole chunk per request, and the allocator trimming and regrowing its
- * heap. A few empty default-size buffers are kept per thread instead. */
-#define BUF_CACHE_MAX 8
-static _Thread_local char *buf_cache[BUF_CACHE_MAX];
-static _Thread_local unsigned buf_cached;
-
-void tn__bufcache_drain(void)
-{
-    while (buf_cached > 0)
-        tn_free(buf_cache[--buf_cached]);
-}
-
+ * connection holds none), which on a busy server would mean one malloc and
+ * free of a whole chunk per request, and the allocator trimming and
+ * regrowing its heap: the buffer goes back to the loop's pool instead
+ * (pool.h), which keeps what a steady load reuses. */
 static void release_buffer_if_empty(tn_iostream_t *s)
 {
     if (s->len == 0 && s->buf != NULL && !s->delivering && !s->pinned) {
-        if (s->cap == TN_IOSTREAM_DEFAULT_CHUNK && buf_cached < BUF_CACHE_MAX)
-            buf_cache[buf_cached++] = s->buf;
-        else
-            tn_free(s->buf);
+        tn__pool_put(s->loop, s->buf, s->cap);
         s->buf = NULL;
         s->start = s->cap = 0;
     }
@@ -365,7 +359,7 @@ static void on_write_complete(tn_ioloop_t *loop, void *arg)
     if (w->cb)
         w->cb(s, w->status, w->arg);
     if (w->owned)
-        tn_free((void *)w->data);
+        tn__pool_put(s->loop, (void *)w->data, tn__pool_capacity(w->len));
     tn_free(w);
     (void)loop;
     unref(s);
@@ -382,7 +376,7 @@ static void finish_head(tn_iostream_t *s, int status)
     w->status = status;
     if (defer(s, &w->done, on_write_complete, w) != 0) {
         if (w->owned)
-            tn_free((void *)w->data);
+            tn__pool_put(s->loop, (void *)w->data, tn__pool_capacity(w->len));
         tn_free(w);
     }
 }
@@ -401,13 +395,19 @@ static void flush(tn_iostream_t *s)
             w->off += (size_t)n;
             s->unsent -= (size_t)n;
             if (w->off < w->len) {
-                tn_buf_t rest = {w->data + w->off, w->len - w->off};
+                /* What the OS did not take goes out in slices, so
+                 * write_buffered shows a slow peer's progress (HTTP's
+                 * write timeout watches it) instead of one big write that
+                 * only completes at its end. */
+                size_t left = w->len - w->off;
+                tn_buf_t rest = {w->data + w->off, left < WRITE_SLICE ? left : WRITE_SLICE};
                 int err = s->ops->write(s->transport, &rest, 1);
                 if (err != 0) {
                     do_close(s, err);
                     return;
                 }
                 s->in_flight = 1;
+                s->in_flight_len = rest.len;
                 return;
             }
         }
@@ -489,9 +489,13 @@ void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size
     size_t room = s->opts.max_buffer_size + 1 - s->len;
     if (chunk > room)
         chunk = room;
-    if (s->buf == NULL && chunk <= TN_IOSTREAM_DEFAULT_CHUNK && buf_cached > 0) {
-        s->buf = buf_cache[--buf_cached];
-        s->cap = TN_IOSTREAM_DEFAULT_CHUNK;
+    if (s->buf == NULL && chunk > 0) {
+        s->buf = tn__pool_get(s->loop, chunk, &s->cap);
+        if (s->buf == NULL) {
+            s->cap = 0;
+            return;
+        }
+        s->start = 0;
     }
     if (s->cap - s->start - s->len < chunk) {
         if (s->start > 0 && !s->delivering && !s->pinned) {
@@ -509,8 +513,12 @@ void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size
             s->cap = cap;
         }
     }
+    /* A pooled buffer may be larger than asked for; one read still takes at
+     * most read_chunk_size bytes (Tornado's read_chunk_size, and what bounds
+     * a paused streaming read to one chunk). */
+    size_t avail = s->cap - s->start - s->len;
     *base = s->buf + s->start + s->len;
-    *len = s->cap - s->start - s->len;
+    *len = avail < chunk ? avail : chunk;
 }
 
 void tn_iostream__on_read(tn_iostream_t *s, long nread)
@@ -553,11 +561,13 @@ void tn_iostream__on_write_done(tn_iostream_t *s, int status)
         do_close(s, status);
         return;
     }
-    /* The transport took the rest of the head write: it is no longer unsent
+    /* The transport took the slice: it is no longer unsent
      * (max_write_buffer_size and write_buffered count only what waits). */
-    s->unsent -= s->wq->len - s->wq->off;
-    s->wq->off = s->wq->len;
-    finish_head(s, 0);
+    s->unsent -= s->in_flight_len;
+    s->wq->off += s->in_flight_len;
+    s->in_flight_len = 0;
+    if (s->wq->off == s->wq->len)
+        finish_head(s, 0);
     flush(s);
 }
 
@@ -781,8 +791,11 @@ int tn_iostream_writev(tn_iostream_t *s, const tn_buf_t *bufs, size_t nbufs, tn_
     if (err != 0)
         return err;
     char *copy = NULL;
+    size_t cap = 0;
     if (total > 0) {
-        copy = tn_malloc(total);
+        /* Write copies come from the loop's pool (pool.h): no allocator
+         * churn per response. */
+        copy = tn__pool_get(s->loop, total, &cap);
         if (copy == NULL)
             return TN_ENOMEM;
         size_t off = 0;
@@ -794,7 +807,7 @@ int tn_iostream_writev(tn_iostream_t *s, const tn_buf_t *bufs, size_t nbufs, tn_
     }
     err = queue_write(s, copy, total, 1, cb, arg);
     if (err != 0)
-        tn_free(copy);
+        tn__pool_put(s->loop, copy, cap);
     return err;
 }
 
@@ -949,4 +962,10 @@ void tn_iostream_set_data(tn_iostream_t *s, void *data)
 void *tn_iostream_get_data(const tn_iostream_t *s)
 {
     return s->data;
+}
+
+const tn_transport_ops_t *tn_iostream__ops(const tn_iostream_t *s, void **t)
+{
+    *t = s->transport;
+    return s->ops;
 }

@@ -121,14 +121,16 @@ int tn__callbacks_init(tn_ioloop_t *loop)
     /* From here on every init succeeds (check/idle init cannot fail). */
     uv_check_init(loop->uv, &loop->check);
     uv_idle_init(loop->uv, &loop->idle);
-    loop->waker.data = loop->check.data = loop->idle.data = loop;
+    uv_timer_init(loop->uv, &loop->pool_timer);
+    loop->waker.data = loop->check.data = loop->idle.data = loop->pool_timer.data = loop;
     uv_check_start(&loop->check, on_check);
     /* None of them may keep an idle host's loop alive (see arm_idle for the
      * one exception: callbacks waiting to run). */
     uv_unref((uv_handle_t *)&loop->waker);
     uv_unref((uv_handle_t *)&loop->check);
     uv_unref((uv_handle_t *)&loop->idle);
-    loop->internal_open = 3;
+    uv_unref((uv_handle_t *)&loop->pool_timer);
+    loop->internal_open = 4;
     return 0;
 }
 
@@ -285,4 +287,5 @@ void tn__callbacks_close(tn_ioloop_t *loop)
     uv_close((uv_handle_t *)&loop->waker, on_internal_closed);
     uv_close((uv_handle_t *)&loop->check, on_internal_closed);
     uv_close((uv_handle_t *)&loop->idle, on_internal_closed);
+    uv_close((uv_handle_t *)&loop->pool_timer, on_internal_closed);
 }

@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <string.h>
 
-#include "../lib/bufcache.h"
 #include "ioloop_private.h"
 
 static _Thread_local tn_ioloop_t *current_loop;
@@ -47,6 +46,7 @@ tn_ioloop_t *tn__loop_alloc(void)
     loop->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)loop;
     tn__idmap_init(&loop->timeouts);
     tn__idmap_init(&loop->handlers);
+    tn__pool_init(&loop->pool);
     return loop;
 }
 
@@ -66,9 +66,8 @@ void tn__loop_free(tn_ioloop_t *loop)
     tn__timeouts_free(loop);
     tn__handlers_free(loop);
     tn__syncs_free(loop);
+    tn__pool_drain(&loop->pool);
     tn_free(loop);
-    /* The thread's spare read buffers go with its loop. */
-    tn__bufcache_drain();
 }
 
 int tn_ioloop_new(tn_ioloop_t **loop_out)

@@ -1,6 +1,6 @@
 /* The IOLoop's own state, shared by the shim/ files that implement it
  * (ioloop.c, callbacks.c, timeout.c, handler.c, periodic.c, executor.c,
- * signal.c, sync.c, teardown.c). Other modules use loop_internal.h. */
+ * signal.c, sync.c, teardown.c, pool_timer.c). Other modules use loop_internal.h. */
 #ifndef TN_SHIM_IOLOOP_PRIVATE_H
 #define TN_SHIM_IOLOOP_PRIVATE_H
 
@@ -16,6 +16,7 @@
  * older callbacks wait) embeds its own node (see timeout.c), so removing it
  * is an unlink and never a search. */
 #include "loop_defer.h"
+#include "pool.h"
 
 typedef struct tn__signal_s tn__signal_t;
 
@@ -52,6 +53,10 @@ struct tn_ioloop_s {
     uv_check_t check;
     uv_idle_t idle;
     int idle_active;
+    /* Spare buffers of this loop's streams and servers (lib/pool.h) and the
+     * unref'd timer that trims them (pool_timer.c). */
+    tn__pool_t pool;
+    uv_timer_t pool_timer;
     int internal_open; /* internal handles not yet closed */
     int in_progress;   /* tn__loop_progress is walking the tracked list */
 

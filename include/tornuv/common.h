@@ -70,7 +70,11 @@ typedef int tn_socket_t;
     XX(ECALLBACK, "application callback failed")                                                   \
     XX(EFINISHED, "response already finished")                                                     \
     XX(EPENDING, "operation not complete")                                                         \
-    XX(EEMPTY, "queue is empty")
+    XX(EEMPTY, "queue is empty")                                                                   \
+    XX(ETLS, "TLS protocol error (handshake failed or bad record)")                                \
+    XX(ETLSVERIFY, "TLS peer certificate verification failed")                                     \
+    XX(ETLSTRUNC, "TLS connection ended without close_notify (data may be truncated)")             \
+    XX(ETLSCONFIG, "TLS configuration error (certificate, key, CA or cipher settings)")
 
 #define TN__ERR_BASE (-30000)
 

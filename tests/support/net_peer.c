@@ -315,3 +315,13 @@ void tn_test_close_fd(int fd)
 {
     sock_close(fd);
 }
+
+int tn_test_count(const char *hay, size_t n, const char *needle)
+{
+    int c = 0;
+    size_t k = strlen(needle);
+    for (size_t i = 0; hay && i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0)
+            c++;
+    return c;
+}

@@ -73,6 +73,9 @@ void tn_peer_free(tn_peer_t *p);
 /* Fills buf with deterministic pseudo-random bytes from seed. */
 void tn_test_random_bytes(char *buf, size_t len, unsigned seed);
 
+/* Occurrences of needle in hay[0..n) (hay may be NULL when n is 0). */
+int tn_test_count(const char *hay, size_t n, const char *needle);
+
 /* 64-bit FNV-1a hash, for comparing large payloads. */
 unsigned long long tn_test_hash(const void *data, size_t len);
 
