@@ -14,5 +14,6 @@
 #include "tornuv/tcpserver.h"
 #include "tornuv/httpserver.h"
 #include "tornuv/web.h"
+#include "tornuv/workers.h"
 
 #endif /* TORNUV_H */
