@@ -35,6 +35,9 @@ run() {
 run hello_http "http://127.0.0.1:$port/x" "Hello, world" \
     "$bdir/examples/hello_http" --port "$port"
 port=$((port + 2))
+run hello_http_workers "http://127.0.0.1:$port/x" "Hello, world" \
+    "$bdir/examples/hello_http" --port "$port" --workers 2
+port=$((port + 2))
 run demo "http://127.0.0.1:$port/user/7" "/user/7" \
     "$bdir/examples/demo" --port "$port" --static examples/static
 # The same two over HTTPS only, with a certificate from scripts/devcert.sh.
