@@ -111,6 +111,27 @@ if ! dep_built pcre2; then
     cmake --install "$bw/pcre2-build" >/dev/null
     touch "$deps/.stamp-pcre2"
 fi
+if ! dep_built openssl; then
+    echo "== OpenSSL for mingw (Debian source package, libraries only; cached afterwards)"
+    fetch_source openssl
+    src=$(compgen -G "$srcs/openssl-[0-9]*/" | head -1)
+    ob=$bw/openssl-build
+    rm -rf "$ob"
+    mkdir -p "$ob"
+    # Static libcrypto + libssl only (build_libs: no programs or docs; no tests, engines or
+    # loadable modules, and none of the legacy algorithms TLS never uses.
+    # --libdir=lib: one layout for CMake's FindOpenSSL (not lib64).
+    (cd "$ob" && perl "$src/Configure" mingw64 --cross-compile-prefix=x86_64-w64-mingw32- \
+        --prefix="$deps" --libdir=lib \
+        no-shared no-module no-engine no-dso no-tests no-legacy no-comp \
+        no-idea no-mdc2 no-rc5 no-md4 no-seed no-camellia no-whirlpool no-srp no-ssl3 \
+        no-sm2 no-sm3 no-sm4 no-gost no-ts no-cms no-ui-console >/dev/null)
+    t1=$(date +%s)
+    make -C "$ob" -s -j"$(nproc)" build_libs >/dev/null
+    make -C "$ob" -s install_dev >/dev/null
+    echo "   OpenSSL built in $(($(date +%s) - t1)) s"
+    touch "$deps/.stamp-openssl"
+fi
 remove_debsrc
 trap - EXIT
 echo "   deps ready ($(($(date +%s) - t0)) s)"
@@ -120,7 +141,7 @@ echo "== configure + build tornuv (mingw-w64, warnings as errors)"
 tb=$bw/tornuv
 cmake -S . -B "$tb" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$tc" -DCMAKE_PREFIX_PATH="$deps" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTN_WERROR=ON -DTN_PREFER_STATIC_UV=ON \
-    -DTN_PCRE2_STATIC=ON -DTN_BUILD_TESTS=ON -DTN_BUILD_EXAMPLES=ON >/dev/null
+    -DTN_PCRE2_STATIC=ON -DTN_REQUIRE_TLS=ON -DOPENSSL_USE_STATIC_LIBS=ON -DTN_BUILD_TESTS=ON -DTN_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$tb"
 [ $run -eq 1 ] || exit 0
 
