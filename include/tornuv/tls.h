@@ -12,14 +12,15 @@
  * cache (TLS 1.2 and 1.3); record buffers released while a connection is
  * idle. A server advertises ALPN "http/1.1" only and never selects h2. A
  * client verifies the server's certificate against the system's trust store
- * and checks the host name, unless insecure is spelled out.
+ * (OpenSSL's default paths; on Windows the certificate store's ROOT
+ * certificates) and checks the host name, unless insecure is spelled out.
  *
  * Clean closes send close_notify. A peer whose connection ends without one
  * after the handshake closes the stream with cause TN_ETLSTRUNC
  * (tn_iostream_error), distinct from a clean end (0): a reader can tell a
  * complete "read until close" body from a truncated one.
  *
- * Builds without OpenSSL (the Windows build today) keep this API: every
+ * Builds without OpenSSL (a Windows build that finds none) keep this API: every
  * function returns TN_ENOTSUP (docs/WINDOWS.md). Loop thread only, except
  * contexts, which may be shared by streams of several loops once built. */
 #ifndef TORNUV_TLS_H
