@@ -69,19 +69,39 @@ static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
 #define MAX_WORKERS 64
 static tn_httpserver_t *worker_servers[MAX_WORKERS];
 
+/* A TLS context serves one loop thread: each worker builds its own from the
+ * same files (the contexts count their users without locks). */
+static const char *worker_certfile, *worker_keyfile;
+static tn_tls_context_t *worker_tls[MAX_WORKERS];
+
 static int worker_start(tn_worker_t *w, void *arg)
 {
     unsigned i = tn_worker_index(w);
-    int err = tn_httpserver_new(tn_worker_loop(w), arg, &worker_servers[i]);
+    tn_httpserver_options_t o = *(const tn_httpserver_options_t *)arg;
+    int err = 0;
+    if (worker_certfile != NULL) {
+        tn_tls_options_t to = {.certfile = worker_certfile, .keyfile = worker_keyfile};
+        if ((err = tn_tls_context_new_server(&to, &worker_tls[i])) != 0)
+            return err;
+        o.ssl_options = worker_tls[i];
+    }
+    err = tn_httpserver_new(tn_worker_loop(w), &o, &worker_servers[i]);
     if (err == 0 && (err = tn_worker_listen_http(w, worker_servers[i])) != 0)
         tn_httpserver_free(worker_servers[i], NULL, NULL);
+    if (err != 0) {
+        tn_tls_context_free(worker_tls[i]);
+        worker_tls[i] = NULL;
+    }
     return err;
 }
 
 static void worker_stop(tn_worker_t *w, void *arg)
 {
+    unsigned i = tn_worker_index(w);
     (void)arg;
-    tn_httpserver_free(worker_servers[tn_worker_index(w)], NULL, NULL);
+    tn_httpserver_free(worker_servers[i], NULL, NULL);
+    tn_tls_context_free(worker_tls[i]); /* its streams hold their own references */
+    worker_tls[i] = NULL;
 }
 
 static void on_workers_stopped(tn_workers_t *workers, void *arg)
@@ -216,6 +236,8 @@ int main(int argc, char **argv)
         opts.ssl_options = tls;
     }
     if (nworkers > 1) {
+        worker_certfile = certfile;
+        worker_keyfile = keyfile;
         int wrc = serve_workers(&opts, (int)port, address, (unsigned)nworkers);
         tn_tls_context_free(tls);
         return wrc;
