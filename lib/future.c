@@ -300,7 +300,7 @@ static void on_child(tn_future_t *child, void *arg)
         if (first == 0)
             first = st;
         else if (st != TN_ECANCELED)
-            tn_log(TN_LOG_WARN, "Multiple failures in multi: child %lu: %s", (unsigned long)i,
+            tn_log(TN_LOG_WARN, "Multiple failures in multi: child %llu: %s", (unsigned long long)i,
                    tn_strerror(st));
     }
     tn_future_resolve(m->out, first, NULL, NULL);

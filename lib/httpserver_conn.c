@@ -112,8 +112,8 @@ static void on_write_timer(tn_ioloop_t *loop, void *arg)
         c->out_gone = gone;
         c->out_moved_at = now;
     } else if (now - c->out_moved_at >= limit) {
-        tn_log(TN_LOG_DEBUG, "HTTP connection from %s: write timed out with %lu bytes unsent",
-               c->ip, (unsigned long)unsent);
+        tn_log(TN_LOG_DEBUG, "HTTP connection from %s: write timed out with %llu bytes unsent",
+               c->ip, (unsigned long long)unsent);
         tn__hconn_close(c);
         return;
     }

@@ -13,6 +13,7 @@
 
 #include "http1_parser.h"
 #include "http1_response.h"
+#include "httpserver_tcp.h"
 #include "tornuv/httpserver.h"
 #include "tornuv/iostream.h"
 #include "tornuv/tcpserver.h"
