@@ -3,14 +3,16 @@
  *   hello_http [--port N] [--address A] [--max-header-size N]
  *              [--max-body-size N] [--header-timeout MS] [--body-timeout MS]
  *              [--write-timeout MS] [--idle-timeout MS]
- *              [--no-keep-alive] [--xheaders] [--access-log]
+ *              [--no-keep-alive] [--xheaders] [--access-log] [--workers N]
  *              [--certfile FILE --keyfile FILE]
  *
  * GET and HEAD on any path answer 200 "Hello, world"; POST and PUT answer
  * "Got N bytes"; other methods get 405. Listens on 127.0.0.1:8888 by
  * default; with a certificate and key (PEM) it serves HTTPS only
  * (scripts/devcert.sh makes a local pair). SIGINT or SIGTERM stops it: no new connections,
- * in-flight requests get up to two seconds to finish, then the loop closes. */
+ * in-flight requests get up to two seconds to finish, then the loop closes.
+ * --workers N (default 1) serves from N loops on N threads, all accepting on
+ * the one port (tornuv/workers.h). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,84 @@ static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
         tn_ioloop_stop(loop);
 }
 
+/* ---- --workers N: one server per worker loop ---- */
+
+#define MAX_WORKERS 64
+static tn_httpserver_t *worker_servers[MAX_WORKERS];
+
+/* A TLS context serves one loop thread: each worker builds its own from the
+ * same files (the contexts count their users without locks). */
+static const char *worker_certfile, *worker_keyfile;
+static tn_tls_context_t *worker_tls[MAX_WORKERS];
+
+static int worker_start(tn_worker_t *w, void *arg)
+{
+    unsigned i = tn_worker_index(w);
+    tn_httpserver_options_t o = *(const tn_httpserver_options_t *)arg;
+    int err = 0;
+    if (worker_certfile != NULL) {
+        tn_tls_options_t to = {.certfile = worker_certfile, .keyfile = worker_keyfile};
+        if ((err = tn_tls_context_new_server(&to, &worker_tls[i])) != 0)
+            return err;
+        o.ssl_options = worker_tls[i];
+    }
+    err = tn_httpserver_new(tn_worker_loop(w), &o, &worker_servers[i]);
+    if (err == 0 && (err = tn_worker_listen_http(w, worker_servers[i])) != 0)
+        tn_httpserver_free(worker_servers[i], NULL, NULL);
+    if (err != 0) {
+        tn_tls_context_free(worker_tls[i]);
+        worker_tls[i] = NULL;
+    }
+    return err;
+}
+
+static void worker_stop(tn_worker_t *w, void *arg)
+{
+    unsigned i = tn_worker_index(w);
+    (void)arg;
+    tn_httpserver_free(worker_servers[i], NULL, NULL);
+    tn_tls_context_free(worker_tls[i]); /* its streams hold their own references */
+    worker_tls[i] = NULL;
+}
+
+static void on_workers_stopped(tn_workers_t *workers, void *arg)
+{
+    (void)workers;
+    tn_ioloop_stop(arg);
+}
+
+static int serve_workers(tn_httpserver_options_t *opts, int port, const char *address, unsigned n)
+{
+    tn_ioloop_t *loop;
+    tn_workers_t *workers = NULL;
+    tn_workers_options_t wo = {.count = n,
+                               .port = port,
+                               .address = address,
+                               .on_start = worker_start,
+                               .on_stop = worker_stop,
+                               .arg = opts,
+                               .grace_ms = 2000,
+                               .stop_on_signals = 1,
+                               .on_stopped = on_workers_stopped};
+    int err = tn_ioloop_new(&loop);
+    if (err == 0) {
+        wo.stopped_arg = loop;
+        err = tn_workers_start(loop, &wo, &workers);
+    }
+    if (err != 0) {
+        fprintf(stderr, "hello_http: %u workers on %s:%d: %s\n", n, address, port,
+                tn_strerror(err));
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("hello_http: listening on %s://%s:%d/ with %u workers\n",
+           opts->ssl_options ? "https" : "http", address, tn_workers_port(workers), n);
+    tn_ioloop_start(loop);
+    printf("hello_http: stopping\n");
+    tn_workers_free(workers);
+    return tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+}
+
 static int number(const char *s, uint64_t *out)
 {
     char *end;
@@ -80,7 +160,7 @@ static int usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [--port N] [--address A] [--max-header-size N] [--max-body-size N]\n"
             "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
-            "          [--idle-timeout MS] [--no-keep-alive]\n"
+            "          [--idle-timeout MS] [--no-keep-alive] [--workers N]\n"
             "          [--xheaders] [--access-log] [--certfile FILE --keyfile FILE]\n",
             argv0);
     return 2;
@@ -91,7 +171,7 @@ int main(int argc, char **argv)
     tn_httpserver_options_t opts;
     const char *address = "127.0.0.1", *certfile = NULL, *keyfile = NULL;
     tn_tls_context_t *tls = NULL;
-    uint64_t port = 8888, v;
+    uint64_t port = 8888, v, nworkers = 1;
     tn_ioloop_t *loop;
     tn_httpserver_t *server;
 
@@ -137,6 +217,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--idle-timeout") == 0) {
             opts.idle_timeout_ms = v;
             i++;
+        } else if (strcmp(a, "--workers") == 0 && v >= 1 && v <= MAX_WORKERS) {
+            nworkers = v;
+            i++;
         } else {
             return usage(argv[0]);
         }
@@ -151,6 +234,13 @@ int main(int argc, char **argv)
             return 1;
         }
         opts.ssl_options = tls;
+    }
+    if (nworkers > 1) {
+        worker_certfile = certfile;
+        worker_keyfile = keyfile;
+        int wrc = serve_workers(&opts, (int)port, address, (unsigned)nworkers);
+        tn_tls_context_free(tls);
+        return wrc;
     }
     int err = tn_ioloop_new(&loop);
     if (err == 0)

@@ -4,12 +4,14 @@
  * One deadline covers resolving, connecting and the handshake (Tornado's
  * connect_timeout). The response head is read with a 64 KiB cap; frames the
  * server sends right behind it stay buffered in the stream for the
- * connection. wss:// waits for TLS in the stream layer. */
+ * connection. wss:// is the same over TCPClient's TLS connect: the stream
+ * handed over is a TLS stream, and everything above it is unchanged. */
 #include <stdio.h>
 #include <string.h>
 
 #include "tornuv/common.h"
 #include "tornuv/tcpclient.h"
+#include "tornuv/tls.h"
 #include "websocket_conn.h"
 
 #define MAX_HEAD (64u * 1024u)
@@ -123,15 +125,18 @@ static void on_connected(tn_iostream_t *s, int status, void *arg)
     }
 }
 
-/* Splits "ws://host[:port]/path?query". */
+/* Splits "ws[s]://host[:port]/path?query". */
 static int parse_url(const char *url, char *host, size_t hcap, int *port, const char **target,
-                     char *hosthdr, size_t hhcap)
+                     char *hosthdr, size_t hhcap, int *tls)
 {
     const char *p;
     if (strncmp(url, "ws://", 5) == 0)
         p = url + 5;
+    else if (strncmp(url, "wss://", 6) == 0)
+        p = url + 6;
     else
         return TN_EINVAL;
+    *tls = p == url + 6;
     const char *end = p + strcspn(p, "/?#");
     const char *hb = p, *he, *colon = NULL;
     if (*p == '[') {
@@ -155,7 +160,7 @@ static int parse_url(const char *url, char *host, size_t hcap, int *port, const 
     host[he - hb] = '\0';
     memcpy(hosthdr, p, (size_t)(end - p));
     hosthdr[end - p] = '\0';
-    *port = 80;
+    *port = *tls ? 443 : 80;
     if (colon) {
         if (colon + 1 == end || end - colon > 6)
             return TN_EINVAL;
@@ -274,18 +279,13 @@ int tn_websocket_connect(tn_ioloop_t *loop, const char *url,
     const tn_websocket_connect_options_t *o = opts ? opts : &none;
     if (!loop || !url || !cb)
         return TN_EINVAL;
-    if (strncmp(url, "wss://", 6) == 0) {
-        tn_log(TN_LOG_WARN, "websocket_connect: wss:// needs TLS, which this build's stream "
-                            "layer does not have yet");
-        return TN_ENOTSUP;
-    }
     for (size_t i = 0; o->headers && o->headers[i]; i += 2)
         if (!clean(o->headers[i], 1) || !o->headers[i + 1] || !clean(o->headers[i + 1], 0))
             return TN_EINVAL;
     char host[256], hosthdr[300];
-    int port;
+    int port, tls;
     const char *target;
-    int rc = parse_url(url, host, sizeof host, &port, &target, hosthdr, sizeof hosthdr);
+    int rc = parse_url(url, host, sizeof host, &port, &target, hosthdr, sizeof hosthdr, &tls);
     if (rc < 0 || !clean(target, 0) || strchr(target, ' '))
         return TN_EINVAL;
     conn_req_t *c = tn_calloc(1, sizeof *c);
@@ -306,8 +306,21 @@ int tn_websocket_connect(tn_ioloop_t *loop, const char *url,
         rc = build_request(c, target, hosthdr, o);
     uint64_t timeout =
         o->connect_timeout_ms ? o->connect_timeout_ms : TN_WS_DEFAULT_CONNECT_TIMEOUT_MS;
-    if (!rc)
+    if (!rc && !tls) {
         rc = tn_tcpclient_connect(loop, host, port, timeout, NULL, on_connected, c);
+    } else if (!rc) {
+        /* The context is referenced by the connection: ours can go at once. */
+        tn_tls_context_t *own = NULL, *ctx = o->tls;
+        if (!ctx) {
+            tn_tls_options_t to = {0};
+            rc = tn_tls_context_new_client(&to, &own);
+            ctx = own;
+        }
+        if (!rc)
+            rc = tn_tcpclient_connect_tls(loop, host, port, timeout, NULL, ctx, o->server_hostname,
+                                          on_connected, c);
+        tn_tls_context_free(own);
+    }
     if (rc < 0) {
         req_free(c);
         return rc;

@@ -373,6 +373,8 @@ static int inflate_some(tn__ws_zlib_t *z, const uint8_t *p, size_t len, tn__ws_s
         z->inf.avail_out = sizeof out;
         int zr = inflate(&z->inf, Z_SYNC_FLUSH);
         size_t got = sizeof out - z->inf.avail_out;
+        if (zr == Z_MEM_ERROR)
+            return TN_ENOMEM; /* the window is allocated on first use */
         if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
             return TN_EHTTP;
         if (got) {

@@ -818,3 +818,86 @@ Test(websocket_proto, client_response_checks)
 #undef OK_HEAD
 #undef ACC
 }
+
+/* ---- allocation failures ------------------------------------------------- */
+
+static long fail_after; /* allocations left before they fail (< 0: never) */
+
+static void *f_malloc(size_t n)
+{
+    if (fail_after == 0)
+        return NULL;
+    if (fail_after > 0)
+        fail_after--;
+    return c_malloc(n);
+}
+
+static void *f_realloc(void *q, size_t n)
+{
+    if (fail_after == 0)
+        return NULL;
+    if (fail_after > 0)
+        fail_after--;
+    return c_realloc(q, n);
+}
+
+static void *f_calloc(size_t k, size_t n)
+{
+    if (fail_after == 0)
+        return NULL;
+    if (fail_after > 0)
+        fail_after--;
+    return c_calloc(k, n);
+}
+
+Test(websocket_proto, allocation_failure_sweep)
+{
+    /* A compressed, fragmented conversation with echoes (compression and
+     * masking allocate) under the Nth allocation failing, for every N until
+     * one run needs no failure: each run ends in events or a clean failure,
+     * and everything allocated is given back. */
+    tn__ws_pmd_t a = {.enabled = 1};
+    tn__ws_zopts_t zo = {.level = 1, .mem_level = 1, .max_window_bits = 9};
+    tn__ws_zlib_t *z;
+    cr_assert_eq(tn__ws_zlib_new(&a, &zo, 0, &z), 0);
+    char text[5000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('a' + i % 23);
+    uint8_t *zp;
+    size_t zl;
+    cr_assert_eq(tn__ws_zlib_compress(z, text, sizeof text, &zp, &zl), 0);
+    tn__ws_zlib_free(z);
+    char *wire = malloc(zl + 64);
+    size_t half = zl / 2, n = 0;
+    n += frame(wire + n, 0x41, zp, half, 1);
+    n += frame(wire + n, 0x89, "p", 1, 1);
+    n += frame(wire + n, 0x80, zp + half, zl - half, 1);
+    n += frame(wire + n, 0x88, "\x03\xe8", 2, 1);
+    tn_free(zp);
+    int completed = 0;
+    for (long k = 0; k < 200 && !completed; k++) {
+        cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, c_free), 0);
+        live_bytes = 0;
+        fail_after = k;
+        rec_t *r = calloc(1, sizeof *r);
+        tn__ws_config_t cfg = {.server = 1, .pmd = &a, .zopts = &zo};
+        int rc = tn__ws_new(&cfg, &rec_events, r, &r->w);
+        if (rc == 0) {
+            r->echo = 1;
+            rc = feed_chunks(r->w, wire, n, 7);
+            cr_assert(rc == TN__WS_CLOSED || rc == TN_ENOMEM, "k %ld: rc %d", k, rc);
+            completed = rc == TN__WS_CLOSED && r->msgs == 1;
+            tn__ws_free(r->w);
+        } else {
+            cr_assert_eq(rc, TN_ENOMEM);
+        }
+        fail_after = -1;
+        cr_assert_eq(tn_replace_allocator(malloc, realloc, calloc, free), 0);
+        cr_assert_eq(live_bytes, 0, "k %ld: %zu bytes leaked", k, live_bytes);
+        free(r->out);
+        free(r->last);
+        free(r);
+    }
+    cr_assert(completed, "no run completed within 200 allocations");
+    free(wire);
+}

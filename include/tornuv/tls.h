@@ -12,17 +12,18 @@
  * cache (TLS 1.2 and 1.3); record buffers released while a connection is
  * idle. A server advertises ALPN "http/1.1" only and never selects h2. A
  * client verifies the server's certificate against the system's trust store
- * and checks the host name, unless insecure is spelled out.
+ * (OpenSSL's default paths; on Windows the certificate store's ROOT
+ * certificates) and checks the host name, unless insecure is spelled out.
  *
  * Clean closes send close_notify. A peer whose connection ends without one
  * after the handshake closes the stream with cause TN_ETLSTRUNC
  * (tn_iostream_error), distinct from a clean end (0): a reader can tell a
  * complete "read until close" body from a truncated one.
  *
- * Builds without OpenSSL (the Windows build today) keep this API: every
- * function returns TN_ENOTSUP (docs/WINDOWS.md). Loop thread only: a context
- * serves the streams of one loop thread (build one per thread when several
- * loops serve TLS; OpenSSL's own allocations do not go through tn_malloc). */
+ * Builds without OpenSSL for their target keep this API: every function
+ * returns TN_ENOTSUP (docs/WINDOWS.md). Loop thread only: a context serves
+ * the streams of one loop thread (build one per thread when several loops
+ * serve TLS; OpenSSL's own allocations do not go through tn_malloc). */
 #ifndef TORNUV_TLS_H
 #define TORNUV_TLS_H
 

@@ -19,6 +19,7 @@
 #include "tornuv/common.h"
 #include "tornuv/ioloop.h"
 #include "tornuv/iostream.h"
+#include "tornuv/tls.h"
 #include "tornuv/web.h"
 
 #ifdef __cplusplus
@@ -125,8 +126,16 @@ typedef struct {
     const char *const *subprotocols;
     /** Offer permessage-deflate with these settings (NULL: no offer). */
     const tn_websocket_compression_t *compression;
-    /** Bounds connecting and the opening handshake; default 20 s. */
+    /** Bounds connecting and the opening handshake; default 20 s (the TLS
+     * handshake of wss:// is bounded by the context's own deadline). */
     uint64_t connect_timeout_ms;
+    /** wss:// only: the client TLS context (borrowed for the call; NULL: a
+     * default context that verifies the server against the system's trust
+     * store and checks its name). */
+    tn_tls_context_t *tls;
+    /** wss:// only: the name sent as SNI and checked against the server's
+     * certificate; NULL: the URL's host. */
+    const char *server_hostname;
     tn_websocket_settings_t settings;
 } tn_websocket_connect_options_t;
 
@@ -136,11 +145,13 @@ typedef struct {
  * connection error (-ECONNREFUSED, a resolver error...) or TN_ECLOSED. */
 typedef void (*tn_websocket_connect_cb)(tn_websocket_t *ws, int status, void *arg);
 
-/** Opens a client connection to url ("ws://host[:port][/path][?query]";
- * IPv6 literals in brackets). cb runs exactly once, later. Returns 0,
- * TN_EINVAL (malformed url or header, NULL cb), TN_ENOTSUP for wss:// (TLS
- * is not available yet; a message is logged), TN_ENOMEM, or a TCPClient
- * error (then cb never runs).
+/** Opens a client connection to url ("ws://" or "wss://", then
+ * "host[:port][/path][?query]"; IPv6 literals in brackets; default ports 80
+ * and 443). cb runs exactly once, later; for wss:// a failed TLS handshake
+ * or certificate check reports its code (TN_ETLSVERIFY, TN_ETLS...).
+ * Returns 0, TN_EINVAL (malformed url or header, NULL cb), TN_ENOTSUP
+ * (wss:// in a build without TLS), TN_ENOMEM, or a TCPClient error (then cb
+ * never runs).
  * Tornado: websocket_connect(url, on_message_callback=, connect_timeout=,
  * compression_options=, ping_interval=, max_message_size=, subprotocols=). */
 TN_EXTERN int tn_websocket_connect(tn_ioloop_t *loop, const char *url,
