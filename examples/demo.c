@@ -39,6 +39,7 @@ static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
 int main(int argc, char **argv)
 {
     const char *address = "127.0.0.1", *static_dir = TN_DEMO_STATIC_DIR;
+    const char *certfile = NULL, *keyfile = NULL;
     int port = 8888, access_log = 0;
     tn_httpserver_options_t opts = {0};
     for (int i = 1; i < argc; i++) {
@@ -51,6 +52,12 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--static") == 0 && next) {
             static_dir = next;
+            i++;
+        } else if (strcmp(argv[i], "--certfile") == 0 && next) {
+            certfile = next;
+            i++;
+        } else if (strcmp(argv[i], "--keyfile") == 0 && next) {
+            keyfile = next;
             i++;
         } else if (strcmp(argv[i], "--access-log") == 0) {
             access_log = 1;
@@ -70,14 +77,25 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n"
                     "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
-                    "          [--idle-timeout MS]\n",
+                    "          [--idle-timeout MS] [--certfile FILE --keyfile FILE]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (port < 0 || port > 65535) {
-        fprintf(stderr, "demo: bad port\n");
+    if (port < 0 || port > 65535 || (certfile == NULL) != (keyfile == NULL)) {
+        fprintf(stderr, "demo: bad port, or --certfile without --keyfile\n");
         return 2;
+    }
+    /* With a certificate the demo serves HTTPS only. */
+    tn_tls_context_t *tls = NULL;
+    if (certfile != NULL) {
+        tn_tls_options_t to = {.certfile = certfile, .keyfile = keyfile};
+        int terr = tn_tls_context_new_server(&to, &tls);
+        if (terr != 0) {
+            fprintf(stderr, "demo: %s, %s: %s\n", certfile, keyfile, tn_strerror(terr));
+            return 1;
+        }
+        opts.ssl_options = tls;
     }
     /* A per-run secret: signed cookies stay valid while the process lives. */
     char secret[64];
@@ -108,12 +126,13 @@ int main(int argc, char **argv)
     if (access_log) /* the application logs each request at INFO */
         tn_log_set_level(TN_LOG_INFO);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("demo: serving http://%s:%d/ (static files from %s)\n", address,
+    printf("demo: serving %s://%s:%d/ (static files from %s)\n", tls ? "https" : "http", address,
            tn_httpserver_port(server), static_dir);
     tn_ioloop_start(loop);
     printf("demo: stopping\n");
     tn_httpserver_free(server, NULL, NULL);
     int rc = tn_ioloop_close(loop, TN_CLOSE_ALL_FDS);
     tn_app_free(app);
+    tn_tls_context_free(tls);
     return rc == 0 ? 0 : 1;
 }

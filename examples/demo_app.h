@@ -17,6 +17,7 @@
  *   /chat/ws           WebSocket chat: history on open, then every message;
  *                      a text message from the client is posted
  *   /ws/echo           WebSocket echo: text and binary messages sent back
+ *   /upload, /stream   streaming both ways (demo_stream.h)
  */
 #ifndef TN_DEMO_APP_H
 #define TN_DEMO_APP_H
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_stream.h"
 #include "tornuv.h"
 
 /* ---- a small JSON writer ------------------------------------------------ */
@@ -106,6 +108,10 @@ static const char demo_index[] =
     "<li><a href=\"/static/style.css\">/static/style.css</a> &mdash; static files</li>\n"
     "<li><a href=\"/chat\">/chat</a> &mdash; chat over a WebSocket, or long polling</li>\n"
     "<li>/ws/echo &mdash; a WebSocket echo (text and binary)</li>\n"
+    "<li><a href=\"/stream?mb=4\">/stream?mb=4</a> &mdash; 4 MiB written with "
+    "back-pressure (mb up to 1024)</li>\n"
+    "<li><code>curl -T file http://127.0.0.1:8888/upload</code> &mdash; PUT or POST "
+    "<code>/upload</code> streams the body into SHA-256 (up to 4 GiB)</li>\n"
     "</ul></body></html>\n";
 
 static const char demo_chat_page[] =
@@ -511,6 +517,8 @@ static inline int demo_app_new(const char *static_dir, const char *cookie_secret
         {"/chat/updates", &demo_updates_handler, "chat-updates"},
         {"/chat/ws", &tn_websocket_handler, "chat-ws"},
         {"/ws/echo", &tn_websocket_handler, "ws-echo"},
+        {"/upload", &demo_upload_handler, "upload"},
+        {"/stream", &demo_stream_handler, "stream"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !err; i++) {
         /* WebSocket routes take their class as the init argument */

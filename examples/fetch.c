@@ -174,8 +174,8 @@ static void on_done(tn_fetch_t *f, int status, void *arg)
     const char *url = app->a->urls[app->next - 1];
     tn_fetch_timings_t t;
     tn_fetch_timings(f, &t);
-    if (app->a->progress && app->progress_shown)
-        show_progress(app, f, 1);
+    if (app->a->progress && (app->progress_shown || status == 0 || status == TN_EHTTP))
+        show_progress(app, f, 1); /* the final figures, even for a quick one */
     int code = tn_fetch_code(f);
     int max = app->a->max_redirects ? app->a->max_redirects : TN_HTTPCLIENT_DEFAULT_MAX_REDIRECTS;
     if (app->write_failed) {
@@ -238,7 +238,7 @@ static void fetch_next(app_t *app)
             fprintf(stderr, "fetch: %s: https:// needs TLS, which this build lacks (%s)\n", url,
                     tn_err_name(rc));
         else
-            fprintf(stderr, "fetch: %s: invalid request (%s)\n", url, tn_err_name(rc));
+            fprintf(stderr, "fetch: %s: %s (%s)\n", url, tn_strerror(rc), tn_err_name(rc));
         app->failures++;
     }
     tn_httpclient_free(app->client, on_freed, app);

@@ -3,12 +3,16 @@
  *   hello_http [--port N] [--address A] [--max-header-size N]
  *              [--max-body-size N] [--header-timeout MS] [--body-timeout MS]
  *              [--write-timeout MS] [--idle-timeout MS]
- *              [--no-keep-alive] [--xheaders] [--access-log]
+ *              [--no-keep-alive] [--xheaders] [--access-log] [--workers N]
+ *              [--certfile FILE --keyfile FILE]
  *
  * GET and HEAD on any path answer 200 "Hello, world"; POST and PUT answer
  * "Got N bytes"; other methods get 405. Listens on 127.0.0.1:8888 by
- * default. SIGINT or SIGTERM stops it: no new connections, in-flight
- * requests get up to two seconds to finish, then the loop closes. */
+ * default; with a certificate and key (PEM) it serves HTTPS only
+ * (scripts/devcert.sh makes a local pair). SIGINT or SIGTERM stops it: no new connections,
+ * in-flight requests get up to two seconds to finish, then the loop closes.
+ * --workers N (default 1) serves from N loops on N threads, all accepting on
+ * the one port (tornuv/workers.h). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +64,84 @@ static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
         tn_ioloop_stop(loop);
 }
 
+/* ---- --workers N: one server per worker loop ---- */
+
+#define MAX_WORKERS 64
+static tn_httpserver_t *worker_servers[MAX_WORKERS];
+
+/* A TLS context serves one loop thread: each worker builds its own from the
+ * same files (the contexts count their users without locks). */
+static const char *worker_certfile, *worker_keyfile;
+static tn_tls_context_t *worker_tls[MAX_WORKERS];
+
+static int worker_start(tn_worker_t *w, void *arg)
+{
+    unsigned i = tn_worker_index(w);
+    tn_httpserver_options_t o = *(const tn_httpserver_options_t *)arg;
+    int err = 0;
+    if (worker_certfile != NULL) {
+        tn_tls_options_t to = {.certfile = worker_certfile, .keyfile = worker_keyfile};
+        if ((err = tn_tls_context_new_server(&to, &worker_tls[i])) != 0)
+            return err;
+        o.ssl_options = worker_tls[i];
+    }
+    err = tn_httpserver_new(tn_worker_loop(w), &o, &worker_servers[i]);
+    if (err == 0 && (err = tn_worker_listen_http(w, worker_servers[i])) != 0)
+        tn_httpserver_free(worker_servers[i], NULL, NULL);
+    if (err != 0) {
+        tn_tls_context_free(worker_tls[i]);
+        worker_tls[i] = NULL;
+    }
+    return err;
+}
+
+static void worker_stop(tn_worker_t *w, void *arg)
+{
+    unsigned i = tn_worker_index(w);
+    (void)arg;
+    tn_httpserver_free(worker_servers[i], NULL, NULL);
+    tn_tls_context_free(worker_tls[i]); /* its streams hold their own references */
+    worker_tls[i] = NULL;
+}
+
+static void on_workers_stopped(tn_workers_t *workers, void *arg)
+{
+    (void)workers;
+    tn_ioloop_stop(arg);
+}
+
+static int serve_workers(tn_httpserver_options_t *opts, int port, const char *address, unsigned n)
+{
+    tn_ioloop_t *loop;
+    tn_workers_t *workers = NULL;
+    tn_workers_options_t wo = {.count = n,
+                               .port = port,
+                               .address = address,
+                               .on_start = worker_start,
+                               .on_stop = worker_stop,
+                               .arg = opts,
+                               .grace_ms = 2000,
+                               .stop_on_signals = 1,
+                               .on_stopped = on_workers_stopped};
+    int err = tn_ioloop_new(&loop);
+    if (err == 0) {
+        wo.stopped_arg = loop;
+        err = tn_workers_start(loop, &wo, &workers);
+    }
+    if (err != 0) {
+        fprintf(stderr, "hello_http: %u workers on %s:%d: %s\n", n, address, port,
+                tn_strerror(err));
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("hello_http: listening on %s://%s:%d/ with %u workers\n",
+           opts->ssl_options ? "https" : "http", address, tn_workers_port(workers), n);
+    tn_ioloop_start(loop);
+    printf("hello_http: stopping\n");
+    tn_workers_free(workers);
+    return tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+}
+
 static int number(const char *s, uint64_t *out)
 {
     char *end;
@@ -78,8 +160,8 @@ static int usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [--port N] [--address A] [--max-header-size N] [--max-body-size N]\n"
             "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
-            "          [--idle-timeout MS] [--no-keep-alive]\n"
-            "          [--xheaders] [--access-log]\n",
+            "          [--idle-timeout MS] [--no-keep-alive] [--workers N]\n"
+            "          [--xheaders] [--access-log] [--certfile FILE --keyfile FILE]\n",
             argv0);
     return 2;
 }
@@ -87,8 +169,9 @@ static int usage(const char *argv0)
 int main(int argc, char **argv)
 {
     tn_httpserver_options_t opts;
-    const char *address = "127.0.0.1";
-    uint64_t port = 8888, v;
+    const char *address = "127.0.0.1", *certfile = NULL, *keyfile = NULL;
+    tn_tls_context_t *tls = NULL;
+    uint64_t port = 8888, v, nworkers = 1;
     tn_ioloop_t *loop;
     tn_httpserver_t *server;
 
@@ -104,6 +187,12 @@ int main(int argc, char **argv)
             opts.access_log = on_access;
         } else if (strcmp(a, "--address") == 0 && next) {
             address = next;
+            i++;
+        } else if (strcmp(a, "--certfile") == 0 && next) {
+            certfile = next;
+            i++;
+        } else if (strcmp(a, "--keyfile") == 0 && next) {
+            keyfile = next;
             i++;
         } else if (number(next, &v) != 0) {
             return usage(argv[0]);
@@ -128,9 +217,30 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--idle-timeout") == 0) {
             opts.idle_timeout_ms = v;
             i++;
+        } else if (strcmp(a, "--workers") == 0 && v >= 1 && v <= MAX_WORKERS) {
+            nworkers = v;
+            i++;
         } else {
             return usage(argv[0]);
         }
+    }
+    if ((certfile == NULL) != (keyfile == NULL))
+        return usage(argv[0]);
+    if (certfile != NULL) {
+        tn_tls_options_t to = {.certfile = certfile, .keyfile = keyfile};
+        int terr = tn_tls_context_new_server(&to, &tls);
+        if (terr != 0) {
+            fprintf(stderr, "hello_http: %s, %s: %s\n", certfile, keyfile, tn_strerror(terr));
+            return 1;
+        }
+        opts.ssl_options = tls;
+    }
+    if (nworkers > 1) {
+        worker_certfile = certfile;
+        worker_keyfile = keyfile;
+        int wrc = serve_workers(&opts, (int)port, address, (unsigned)nworkers);
+        tn_tls_context_free(tls);
+        return wrc;
     }
     int err = tn_ioloop_new(&loop);
     if (err == 0)
@@ -151,11 +261,14 @@ int main(int argc, char **argv)
     tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, server);
 #endif
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("hello_http: listening on http://%s:%d/\n", address, tn_httpserver_port(server));
+    printf("hello_http: listening on %s://%s:%d/\n", tls ? "https" : "http", address,
+           tn_httpserver_port(server));
     fflush(stdout);
     tn_ioloop_start(loop);
     printf("hello_http: stopping\n");
     fflush(stdout);
     tn_httpserver_free(server, NULL, NULL);
-    return tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+    int rc = tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+    tn_tls_context_free(tls);
+    return rc;
 }

@@ -22,5 +22,6 @@
 #include "tornuv/testing.h"
 #include "tornuv/websocket.h"
 #include "tornuv/tls.h"
+#include "tornuv/workers.h"
 
 #endif /* TORNUV_H */

@@ -184,6 +184,8 @@ int tn_httpclient_fetch(tn_httpclient_t *c, const char *url, const tn_fetch_opti
     f->expected = -1;
     f->refs = 1;
     rc = tn__hc_prepare(f, url, opts, c->has_defaults ? &c->defaults : NULL);
+    if (rc == 0 && f->u.https)
+        rc = tn__hc_tls_select(f);
     if (rc == 0)
         rc = tn__h1resp_init(&f->parser, c->o.max_header_size,
                              f->o.max_body_size ? f->o.max_body_size : c->o.max_body_size, NULL,
@@ -297,6 +299,7 @@ static void run_freed(tn_ioloop_t *loop, void *arg)
     (void)loop;
     if (c->on_freed)
         c->on_freed(c->freed_arg);
+    tn__hc_tls_free_all(c);
     tn_free(c);
 }
 

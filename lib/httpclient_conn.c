@@ -247,7 +247,7 @@ static void on_connected(tn_iostream_t *stream, int status, void *arg)
         return;
     }
     f->connect_ms = tn_ioloop_time_ms(c->loop) - f->t_connect;
-    hc_conn_t *conn = conn_new(c, stream, f->origin);
+    hc_conn_t *conn = conn_new(c, stream, f->pool_key);
     if (!conn) {
         tn_iostream_close(stream);
         tn__hc_finish(f, TN_ENOMEM, "out of memory");
@@ -283,7 +283,7 @@ void tn__hc_start_exchange(tn_fetch_t *f)
     if (f->state == F_FINISHED)
         return;
     if (!c->o.no_keep_alive && !f->retried)
-        conn = pool_take(c, f->origin);
+        conn = pool_take(c, f->pool_key);
     f->reused = conn != NULL;
     if (conn) {
         f->connect_ms = 0;
@@ -305,7 +305,11 @@ void tn__hc_start_exchange(tn_fetch_t *f)
     tn__hc_connect_link(c, pc);
     /* The attempt gets its own bound too: it cannot be cancelled, and an
      * abandoned one must not linger for the kernel's minutes. */
-    rc = tn_tcpclient_connect(c->loop, f->u.host, f->u.port, left, &so, on_connected, pc);
+    if (f->u.https)
+        rc = tn_tcpclient_connect_tls(c->loop, f->u.host, f->u.port, left, &so, f->tls, f->u.host,
+                                      on_connected, pc);
+    else
+        rc = tn_tcpclient_connect(c->loop, f->u.host, f->u.port, left, &so, on_connected, pc);
     if (rc != 0) {
         tn__hc_connect_unlink(c, pc);
         tn_free(pc);
@@ -414,6 +418,14 @@ static void conn_eof(tn_fetch_t *f)
         tn__hc_start_exchange(f);
         return;
     }
+    /* Over TLS, a body that runs to the end of the connection is whole only
+     * if the server said so with close_notify. */
+    if (cause == TN_ETLSTRUNC && f->parser.body_kind == TN__H1BODY_CLOSE && !f->response_done) {
+        tn__hc_finish(f, TN_ETLSTRUNC,
+                      "TLS connection ended without close_notify: the body "
+                      "may be truncated");
+        return;
+    }
     rc = tn__h1resp_eof(&f->parser);
     if (f->state == F_FINISHED)
         return;
@@ -444,6 +456,8 @@ static void exchange_done(tn_fetch_t *f, int leftover)
         }
         rc = tn__hc_redirect(f, copy, n);
         tn_free(copy);
+        if (rc == 0 && f->u.https)
+            rc = tn__hc_tls_select(f);
         if (rc != 0) {
             if (rc == TN_ENOMEM)
                 tn__hc_finish(f, rc, "out of memory");
@@ -479,6 +493,24 @@ static void on_resume(tn_ioloop_t *loop, void *arg)
     }
     if (f->paused)
         return;
+    /* A pause on the last span of a body leaves llhttp holding the end of
+     * the message with nothing buffered to feed it: run the parser over no
+     * bytes, or the exchange would wait for bytes that never come. */
+    if (f->conn && f->parser.llhttp_paused && tn_iostream_buffered(f->conn->stream) == 0) {
+        long long n = tn__h1resp_feed(&f->parser, "", 0);
+        if (f->state == F_FINISHED)
+            return;
+        if (n < 0) {
+            fail_parse(f, (int)n);
+            return;
+        }
+        if (f->response_done) {
+            exchange_done(f, 0);
+            return;
+        }
+        if (f->paused)
+            return;
+    }
     if (f->eof_pending) {
         f->eof_pending = 0;
         conn_eof(f);

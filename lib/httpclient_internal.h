@@ -53,7 +53,7 @@ struct hc_conn_s {
     hc_conn_t *prev, *next; /* the client's idle list */
     tn_fetch_t *fetch;      /* the exchange it carries, NULL when idle */
     tn_timeout_id idle_timer;
-    char origin[300];
+    char origin[320]; /* the fetch's pool_key */
     unsigned char idle;
     unsigned char closing;
 };
@@ -83,7 +83,9 @@ struct tn_fetch_s {
     int has_body;
     char *url; /* current URL */
     tn__hcurl_t u;
-    char origin[300];
+    char origin[300];      /* scheme://host:port */
+    char pool_key[320];    /* origin, plus the TLS setting for https */
+    tn_tls_context_t *tls; /* the client's (https), not owned */
     int redirects_left;
     tn_fetch_done_cb done;
     void *done_arg;
@@ -145,6 +147,7 @@ struct tn_httpclient_s {
     hc_conn_t *idle;
     size_t nidle;
     hc_connect_t *connects;
+    struct hc_tls_s *tls; /* client contexts, one per distinct TLS setting */
     size_t nconns, nconnects, nfetches;
     tn__qnode_t pump_node;
     int pump_scheduled;
@@ -179,6 +182,13 @@ int tn__hc_build_head(tn_fetch_t *f, int keep_alive, char **out, size_t *len);
 int tn__hc_redirect(tn_fetch_t *f, const char *location, size_t loc_len);
 /** Whether a retry on a fresh connection may repeat this request. */
 int tn__hc_idempotent(const tn_fetch_t *f);
+
+/* httpclient_tls.c */
+/** Picks (building it once) the client context for f's TLS options and
+ * appends its identity to f->origin. Returns 0, TN_ENOTSUP, TN_ETLSCONFIG or
+ * TN_ENOMEM (f->errmsg says so); f->pool_key names the setting. */
+int tn__hc_tls_select(tn_fetch_t *f);
+void tn__hc_tls_free_all(tn_httpclient_t *c);
 
 /* httpclient_conn.c */
 void tn__hc_start_exchange(tn_fetch_t *f);

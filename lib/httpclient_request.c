@@ -91,8 +91,8 @@ static int set_url(tn_fetch_t *f)
         return rc;
     if (tn__hcurl_origin(&f->u, f->origin, sizeof f->origin) < 0)
         return TN_EINVAL;
-    if (f->u.https)
-        return TN_ENOTSUP; /* until TLS streams exist */
+    snprintf(f->pool_key, sizeof f->pool_key, "%s", f->origin);
+    f->tls = NULL;
     if (f->u.user) {
         tn_free(f->auth_user);
         tn_free(f->auth_pass);
@@ -359,8 +359,6 @@ int tn__hc_redirect(tn_fetch_t *f, const char *location, size_t loc_len)
     if (rc != 0) {
         tn_free(keep_user);
         tn_free(keep_pass);
-        if (rc == TN_ENOTSUP)
-            snprintf(f->errmsg, sizeof f->errmsg, "redirect to https:// (TLS not available)");
         return rc;
     }
     int same_origin = strcmp(old_origin, f->origin) == 0;

@@ -219,3 +219,8 @@ void tn_httpserver_free(tn_httpserver_t *server, tn_httpserver_freed_cb on_freed
         tn__hconn_close(c);
     tn_tcpserver_free(server->tcp, on_tcp_freed, server);
 }
+
+tn_tcpserver_t *tn__httpserver_tcp(tn_httpserver_t *server)
+{
+    return server->tcp;
+}

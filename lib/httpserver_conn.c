@@ -196,8 +196,9 @@ static void fail_request(conn_t *c, int status)
         tn_log(TN_LOG_INFO, "Malformed HTTP request from %s: %d", c->ip, status);
         send_error(c, status);
     }
+    int answered = r->active && r->finished;
     tn__hreq_abandon(c);
-    if (status)
+    if (status || answered)
         tn__hconn_linger(c);
     else
         tn__hconn_close(c);
@@ -277,6 +278,12 @@ static int on_headers(tn__h1parser_t *p, void *arg)
             return rc;
         if (c->closing || c->fatal)
             return TN_ECLOSED;
+    } else if (srv->opts.headers_cb) {
+        r->in_headers_cb = 1;
+        srv->opts.headers_cb(r, srv->opts.request_arg);
+        r->in_headers_cb = 0;
+        if (c->closing || c->fatal)
+            return TN_ECLOSED;
     }
     p->max_body = r->max_body;
     if (p->body_kind != TN__H1BODY_NONE) {
@@ -284,7 +291,8 @@ static int on_headers(tn__h1parser_t *p, void *arg)
         c->body_deadline = r->body_timeout_ms ? c->body_start + r->body_timeout_ms : 0;
         tn__hconn_arm_body_deadline(c);
         if (p->frame.expect_continue && r->version == 11 && !r->headers_written &&
-            !(p->body_kind == TN__H1BODY_LENGTH && p->frame.content_length > p->max_body)) {
+            !(p->body_kind == TN__H1BODY_LENGTH && p->frame.content_length > p->max_body) &&
+            !(r->continue_held = r->paused)) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             tn_buf_t b = {cont, sizeof cont - 1};
             if ((rc = tn__hconn_send(c, &b, 1, NULL, NULL)) != 0)
@@ -299,7 +307,6 @@ static int on_body(tn__h1parser_t *p, const char *data, size_t len, void *arg)
     conn_t *c = arg;
     tn_http_request_t *r = &c->req;
     int rc;
-    (void)p;
     if (r->zs)
         rc = tn__hbody_inflate(c, data, len, 0);
     else
@@ -308,8 +315,12 @@ static int on_body(tn__h1parser_t *p, const char *data, size_t len, void *arg)
         return rc;
     if (c->closing || c->fatal)
         return TN_ECLOSED;
+    /* A pause on the last byte of a Content-Length body does not stop the
+     * parser: nothing would arrive to restart it, so the request completes
+     * (the application holds its own handling until it resumes). */
     if (r->paused)
-        c->parser.pause = 1;
+        c->parser.pause =
+            !(p->body_kind == TN__H1BODY_LENGTH && p->body_bytes >= p->frame.content_length);
     else
         tn__hconn_arm_body_deadline(c);
     return 0;

@@ -13,6 +13,7 @@
 
 #include "http1_parser.h"
 #include "http1_response.h"
+#include "httpserver_tcp.h"
 #include "tornuv/httpserver.h"
 #include "tornuv/iostream.h"
 #include "tornuv/tcpserver.h"
@@ -68,6 +69,11 @@ struct tn_http_request_s {
     uint64_t body_sent;
     /* gzip request bodies */
     struct z_stream_s *zs;
+    /* simple mode streaming (tn_http_request_stream_body) */
+    tn_http_body_cb body_cb;
+    void *body_arg;
+    unsigned char in_headers_cb;
+    unsigned char continue_held; /* 100 Continue waits for resume_body */
 };
 
 struct conn_s {

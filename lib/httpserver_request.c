@@ -105,6 +105,9 @@ void tn__hreq_reset(tn_http_request_t *r)
         r->body_cap = 0;
     }
     r->data = NULL;
+    r->body_cb = NULL;
+    r->body_arg = NULL;
+    r->in_headers_cb = r->continue_held = 0;
     r->close_cb = NULL;
     r->close_arg = NULL;
     r->active = r->received = r->delivered = r->ended = r->paused = 0;
@@ -138,7 +141,7 @@ void tn__hreq_abandon(conn_t *c)
     if (srv->opts.delegate && !r->delivered) {
         if (srv->delegate.on_connection_close)
             srv->delegate.on_connection_close(r, srv->opts.delegate_arg);
-    } else if (r->delivered && !r->finished && r->close_cb) {
+    } else if ((r->delivered || r->body_cb) && !r->finished && r->close_cb) {
         tn_http_request_close_cb cb = r->close_cb;
         r->close_cb = NULL;
         cb(r, r->close_arg);
@@ -332,11 +335,31 @@ void tn_http_request_resume_body(tn_http_request_t *req)
     c->parser.pause = 0;
     if (c->closing || c->fatal || c->state != ST_BODY)
         return;
+    if (req->continue_held) {
+        req->continue_held = 0;
+        if (!req->headers_written) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            tn_buf_t b = {cont, sizeof cont - 1};
+            if (tn__hconn_send(c, &b, 1, NULL, NULL) != 0) {
+                tn__hconn_close(c);
+                return;
+            }
+        }
+    }
     if (c->body_deadline) /* the time paused does not count */
         c->body_deadline += tn_ioloop_time_ms(c->server->loop) - c->paused_at;
     tn__hconn_arm_body_deadline(c);
     if (!c->in_batch)
         tn__hconn_arm_read(c);
+}
+
+int tn_http_request_stream_body(tn_http_request_t *req, tn_http_body_cb cb, void *arg)
+{
+    if (cb == NULL || !req->in_headers_cb || req->conn->server->opts.delegate)
+        return TN_EINVAL;
+    req->body_cb = cb;
+    req->body_arg = arg;
+    return 0;
 }
 
 void tn_http_request_set_close_callback(tn_http_request_t *req, tn_http_request_close_cb cb,

@@ -11,10 +11,13 @@ static atomic_long attempts;
 static atomic_long live;
 static atomic_int failed;
 static atomic_int installed;
+static atomic_int paused;
 
 static int should_fail(void)
 {
     atomic_fetch_add(&attempts, 1);
+    if (atomic_load(&paused))
+        return 0;
     long c = atomic_load(&countdown);
     while (c >= 0) {
         if (atomic_compare_exchange_weak(&countdown, &c, c - 1)) {
@@ -71,6 +74,11 @@ void tn_testing_fail_alloc_after(long n)
         tn_replace_allocator(c_malloc, c_realloc, c_calloc, c_free);
     atomic_store(&failed, 0);
     atomic_store(&countdown, n < 0 ? -1 : n);
+}
+
+void tn_testing_alloc_pause(int on)
+{
+    atomic_store(&paused, on != 0);
 }
 
 int tn_testing_alloc_failed(void)

@@ -261,9 +261,11 @@ static int flush_out(tls_conn_t *c, int completes_write)
         return 0;
     }
     c->out = NULL;
-    if (c->inner_gone || c->inner_closing) {
+    /* A plain stream already closing cannot send; that is not a TLS error:
+     * its close callback reports the cause (a refused connect, a reset). */
+    if (c->inner_gone || c->inner_closing || tn_iostream_closed(c->inner)) {
         tn_free(o);
-        return TN_ECLOSED;
+        return 0;
     }
     o->completes_write = completes_write;
     int err = tn_iostream_write_ref(c->inner, o->data, o->len, on_obuf_sent, o);
@@ -307,7 +309,7 @@ static void report_handshake(tls_conn_t *c, int status)
     if (cb == NULL)
         return;
     c->hs_cb = NULL;
-    cb(status == 0 ? c->outer : NULL, status, c->hs_arg);
+    cb(c->outer, status, c->hs_arg);
 }
 
 /* ---- input ------------------------------------------------------------- */
@@ -608,7 +610,7 @@ static int t_write(void *t, const tn_buf_t *bufs, size_t nbufs)
     if (c->pw != NULL)
         return TN_EALREADY;
     if (c->inner_gone)
-        return TN_ECLOSED;
+        return c->pending_end != 0 && c->pending_end != TN_EOF ? c->pending_end : TN_ECLOSED;
     c->pw = tn_malloc(sizeof(*bufs) * (nbufs ? nbufs : 1));
     if (c->pw == NULL)
         return TN_ENOMEM;

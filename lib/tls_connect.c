@@ -71,8 +71,9 @@ static pending_t *pending_new(tn_tls_context_t *ctx, const char *name,
 static void on_handshake(tn_iostream_t *s, int status, void *arg)
 {
     pending_t *p = arg;
-    /* tn_iostream_connect's contract: the stream is reported either way. */
-    p->cb(p->tls != NULL ? p->tls : s, status, p->arg);
+    /* tn_iostream_connect reports its stream either way; TCPClient only a
+     * connected one. */
+    p->cb(p->tls != NULL || status == 0 ? s : NULL, status, p->arg);
     pending_free(p);
 }
 

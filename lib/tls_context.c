@@ -317,10 +317,8 @@ static int context_new(const tn_tls_options_t *o, int server, tn_tls_context_t *
         } else {
             SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
             if (o->ca_file == NULL && o->ca_dir == NULL &&
-                SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
-                err = TN_ETLSCONFIG;
+                (err = tn__tls_set_system_store(c->ctx)) != 0)
                 goto fail;
-            }
         }
         SSL_CTX_set_session_cache_mode(c->ctx,
                                        SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);

@@ -30,6 +30,11 @@ struct tn_tls_context_s {
     unsigned next_slot;
 };
 
+/* Clients without ca_file/ca_dir: loads the system's trust store into
+ * ctx (OpenSSL's default paths; the certificate store's ROOT certificates
+ * on Windows, lib/tls_sysstore.c). Returns 0 or TN_ETLSCONFIG. */
+int tn__tls_set_system_store(SSL_CTX *ctx);
+
 /* Reference counting: a stream holds its context (and the one SNI chose). */
 void tn__tls_context_ref(tn_tls_context_t *ctx);
 

@@ -20,17 +20,26 @@
 #include "ioloop_private.h"
 #include "tornuv/testing.h"
 
+/* uv_os_getenv rather than getenv: on Windows the CRT's copy of the
+ * environment misses what SetEnvironmentVariable (uv_os_setenv) changed. */
+static const char *env(const char *name, char *buf, size_t cap)
+{
+    size_t len = cap;
+    return uv_os_getenv(name, buf, &len) == 0 && len > 0 ? buf : NULL;
+}
+
 uint64_t tn_testing_timeout_ms(void)
 {
-    const char *ms = getenv("TORNUV_TEST_TIMEOUT_MS");
-    if (ms != NULL && ms[0] != '\0') {
+    char buf[64];
+    const char *ms = env("TORNUV_TEST_TIMEOUT_MS", buf, sizeof(buf));
+    if (ms != NULL) {
         char *end;
         unsigned long long v = strtoull(ms, &end, 10);
         if (*end == '\0' && v > 0)
             return (uint64_t)v;
     }
-    const char *secs = getenv("ASYNC_TEST_TIMEOUT");
-    if (secs != NULL && secs[0] != '\0') {
+    const char *secs = env("ASYNC_TEST_TIMEOUT", buf, sizeof(buf));
+    if (secs != NULL) {
         char *end;
         double v = strtod(secs, &end);
         if (*end == '\0' && v > 0 && v < 1e9) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "hc_env.h"
 #include "loop_util.h"
@@ -26,6 +27,8 @@ typedef struct {
     size_t split[MAX_STEPS];     /* send this many bytes, pause, then the rest (0 = one send) */
     int close_after[MAX_STEPS];  /* close the connection after answering */
     int nsteps;
+    const char *always; /* answer every request with this, until stopped */
+    size_t always_len;
     int conns, requests;
     char seen[MAX_STEPS][512];
     volatile int stop;
@@ -46,7 +49,7 @@ static void *raw_main(void *arg)
     int cfd = -1;
     char buf[8192];
     size_t blen = 0;
-    while (!s->stop && s->requests < s->nsteps) {
+    while (!s->stop && (s->always || s->requests < s->nsteps)) {
         struct pollfd p[2] = {{s->lfd, POLLIN, 0}, {cfd, POLLIN, 0}};
         int n = poll(p, cfd >= 0 ? 2 : 1, 50);
         if (n <= 0)
@@ -78,9 +81,14 @@ static void *raw_main(void *arg)
         if (blen < (size_t)h + want)
             continue;
         int i = s->requests++;
-        snprintf(s->seen[i], sizeof s->seen[i], "%.*s", h, buf);
+        if (!s->always)
+            snprintf(s->seen[i], sizeof s->seen[i], "%.*s", h, buf);
         memmove(buf, buf + h + want, blen - (size_t)h - want);
         blen -= (size_t)h + want;
+        if (s->always) {
+            send(cfd, s->always, s->always_len, MSG_NOSIGNAL);
+            continue;
+        }
         if (!s->resp[i]) {
             close(cfd);
             cfd = -1;
@@ -334,4 +342,123 @@ Test(httpclient_hostile, silent_server_times_out)
     hc_res_free(&r);
     hc_env_close(&e);
     close(s.lfd);
+}
+
+/* ---- out of memory: the N-th allocation of one fetch fails -------------------- */
+
+static long countdown = -1;
+static int hit;
+
+static int should_fail(void)
+{
+    if (countdown < 0)
+        return 0;
+    if (countdown-- == 0) {
+        hit = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void *f_malloc(size_t n)
+{
+    return should_fail() ? NULL : malloc(n);
+}
+
+static void *f_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : realloc(p, n);
+}
+
+static void *f_calloc(size_t c, size_t n)
+{
+    return should_fail() ? NULL : calloc(c, n);
+}
+
+static void on_dog(tn_ioloop_t *loop, void *arg)
+{
+    (void)arg;
+    tn_ioloop_stop(loop);
+}
+
+static void on_cfreed(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* FAULTS.md F17 for the client: a gzip'd chunked answer, fetched with the
+ * N-th tornuv allocation failing, for N = 0, 1, 2, ... until a run no longer
+ * reaches the failure. Every run ends with the fetch refused (TN_ENOMEM) or
+ * its done exactly once; the client then frees cleanly, and the loop closes
+ * with nothing alive (LeakSanitizer checks the rest in --sanitize runs). */
+Test(httpclient_hostile, allocation_failure_sweep, .timeout = 240)
+{
+    static char resp[4096];
+    char plain[3000], packed[2048], url[128];
+    for (size_t i = 0; i < sizeof plain; i++)
+        plain[i] = (char)('a' + i % 23);
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    cr_assert_eq(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *)plain;
+    zs.avail_in = sizeof plain;
+    zs.next_out = (Bytef *)packed;
+    zs.avail_out = sizeof packed;
+    cr_assert_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t pl = sizeof packed - zs.avail_out;
+    deflateEnd(&zs);
+    int k =
+        snprintf(resp, sizeof resp,
+                 OK200 "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n", pl);
+    memcpy(resp + k, packed, pl);
+    k += (int)pl;
+    k += snprintf(resp + k, sizeof resp - (size_t)k, "\r\n0\r\n\r\n");
+    raw_t s = {0};
+    s.always = resp;
+    s.always_len = (size_t)k;
+    raw_start(&s);
+    url_of(&s, "/oom?x=1", url, sizeof url);
+    tn_ioloop_t *loop = tn_test_loop_new();
+    int n;
+    for (n = 0; n < 2000; n++) {
+        hc_env_t e;
+        memset(&e, 0, sizeof e);
+        e.loop = loop;
+        cr_assert_eq(tn_httpclient_new(loop, NULL, &e.cli), 0);
+        hc_res_t r = {0};
+        tn_fetch_options_t o = {.request_timeout_ms = 3000};
+        /* The watchdog is armed before the injection starts. */
+        tn_timeout_id dog = tn_ioloop_call_later(loop, 10000, on_dog, NULL);
+        tn_replace_allocator(f_malloc, f_realloc, f_calloc, free);
+        hit = 0;
+        countdown = n;
+        int rc = hc_start(&e, url, &o, &r);
+        if (rc == 0)
+            tn_ioloop_start(loop);
+        countdown = -1;
+        tn_ioloop_remove_timeout(loop, dog);
+        cr_assert_eq(e.pending, 0, "N=%d: the fetch hung", n);
+        cr_assert(rc == 0 || rc == TN_ENOMEM, "N=%d: fetch returned %d", n, rc);
+        cr_assert_eq(r.calls, rc == 0 ? 1 : 0, "N=%d: %d done calls", n, r.calls);
+        if (!hit) {
+            cr_assert_eq(r.status, 0, "N=%d: %s", n, r.err);
+            cr_assert_eq(r.len, sizeof plain);
+        } else if (rc == 0 && r.status == 0) {
+            cr_assert_eq(r.len, sizeof plain, "N=%d: a success is whole", n);
+        }
+        hc_res_free(&r);
+        int freed = 0;
+        tn_httpclient_free(e.cli, on_cfreed, &freed);
+        for (int i = 0; i < 200 && !freed; i++)
+            tn_test_settle(loop, 2);
+        cr_assert(freed, "N=%d: client not freed", n);
+        tn_replace_allocator(malloc, realloc, calloc, free);
+        if (!hit)
+            break;
+    }
+    cr_assert_gt(n, 20, "the sweep covered the fetch's allocations");
+    cr_assert_lt(n, 2000);
+    tn_test_settle(loop, 20);
+    tn_test_close(loop, 0);
+    raw_stop(&s);
 }

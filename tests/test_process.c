@@ -345,7 +345,7 @@ static void on_slow_chunk(tn_iostream_t *s, int status, const char *data, size_t
         return; /* end of file: the stream closes */
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)data[i] != pattern_byte(r->out_len + i))
-            cr_assert_fail("byte %zu differs", r->out_len + i);
+            cr_assert(0, "byte %zu differs", r->out_len + i);
     r->out_len += len;
     if (r->slow_reads++ < 20)
         cr_assert_neq(tn_ioloop_call_later(r->loop, 5, read_next, r), 0);
@@ -556,7 +556,7 @@ Test(process, exit_callback_set_after_exit_still_runs)
 static void poll_alive(tn_ioloop_t *loop, void *arg)
 {
     (void)arg;
-    if (tn_ioloop_alive_count(loop) == 1) /* just this timeout */
+    if (tn_ioloop_alive_count(loop) == 1) /* only tn_test_run's watchdog */
         tn_ioloop_stop(loop);
     else
         cr_assert_neq(tn_ioloop_call_later(loop, 20, poll_alive, NULL), 0);

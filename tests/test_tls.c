@@ -8,6 +8,7 @@
 
 #include "loop_util.h"
 #include "memtransport.h"
+#include "net_peer.h"
 #include "tls_certs.h"
 #include "tornuv.h"
 
@@ -24,6 +25,7 @@ struct side_s {
     char data[1 << 16];
     size_t len;
     int read_done, read_status, closed, close_error;
+    const char *reason; /* tn_tls_error_reason when the handshake failed */
 };
 
 typedef struct {
@@ -145,7 +147,12 @@ static void on_handshake(tn_iostream_t *s, int status, void *arg)
     x->calls++;
     x->done = 1;
     x->status = status;
-    x->stream = s;
+    x->stream = status == 0 ? s : NULL;
+    if (status != 0) {
+        cr_assert(tn_iostream_closed(s));
+        cr_assert_eq(tn_iostream_error(s), status);
+        x->reason = tn_tls_error_reason(s);
+    }
 }
 
 static void on_read(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
@@ -297,18 +304,23 @@ Test(tls, eof_without_close_notify_is_truncation)
 
 /* A certificate from an unknown CA, or for another name, fails the
  * client's handshake with TN_ETLSVERIFY and a readable reason. */
-static void verify_fails(const char *ca_file, const char *name)
+static void verify_fails(const char *ca_file, const char *name, const char *reason)
 {
     wire_t w;
     wire_init(&w, 0, server_ctx(0), client_ctx(ca_file));
     side_t *cs = w.cs, *ss = w.ss;
     cr_assert_eq(tn_tls_stream_new(w.sm->stream, w.sctx, NULL, NULL, &w.server), 0);
     cr_assert_eq(tn_tls_wait_for_handshake(w.server, on_handshake, ss), 0);
-    cr_assert_eq(tn_iostream_start_tls(w.cm->stream, w.cctx, name, NULL, on_handshake, cs), 0);
+    cr_assert_eq(tn_tls_stream_new(w.cm->stream, w.cctx, name, NULL, &w.client), 0);
+    tn_iostream_set_close_callback(w.client, on_close, cs);
+    cr_assert_eq(tn_tls_wait_for_handshake(w.client, on_handshake, cs), 0);
     wire_until(&w, &cs->done);
     wire_until(&w, &ss->done);
+    wire_until(&w, &cs->closed);
     cr_assert_eq(cs->status, TN_ETLSVERIFY, "%s", tn_strerror(cs->status));
     cr_assert_null(cs->stream);
+    cr_assert_eq(cs->close_error, TN_ETLSVERIFY);
+    cr_assert_str_eq(cs->reason, reason);
     cr_assert_neq(ss->status, 0);
     cr_assert_eq(cs->calls, 1);
     wire_close(&w);
@@ -316,12 +328,12 @@ static void verify_fails(const char *ca_file, const char *name)
 
 Test(tls, unknown_ca_fails_verification)
 {
-    verify_fails("other_ca.pem", CLIENT_NAME);
+    verify_fails("other_ca.pem", CLIENT_NAME, "self-signed certificate in certificate chain");
 }
 
 Test(tls, wrong_host_name_fails_verification)
 {
-    verify_fails("ca.pem", "example.com");
+    verify_fails("ca.pem", "example.com", "hostname mismatch");
 }
 
 Test(tls, ip_address_is_checked_as_an_address)
@@ -455,4 +467,110 @@ Test(tls, resumption_tls13)
 Test(tls, resumption_tls12)
 {
     resumes(TN_TLS_1_2);
+}
+
+/* start_tls on both sides after a plaintext exchange (STARTTLS style). */
+static void on_plain_line(tn_iostream_t *s, int status, const char *data, size_t len, void *arg)
+{
+    side_t *x = arg;
+    (void)s;
+    (void)data;
+    x->read_status = status;
+    x->len = len;
+    x->read_done = 1;
+}
+
+Test(tls, start_tls_both_sides)
+{
+    wire_t w;
+    wire_init(&w, 3, server_ctx(0), client_ctx("ca.pem"));
+    side_t *cs = w.cs, *ss = w.ss;
+    cr_assert_eq(tn_iostream_write(w.cm->stream, "STARTTLS\n", 9, NULL, NULL), 0);
+    cr_assert_eq(tn_iostream_read_until(w.sm->stream, "\n", 1, 0, on_plain_line, ss), 0);
+    wire_until(&w, &ss->read_done);
+    cr_assert_eq(ss->len, 9);
+    /* A stream with a read pending cannot switch. */
+    cr_assert_eq(tn_iostream_read_bytes(w.cm->stream, 1, 0, on_plain_line, cs), 0);
+    cr_assert_eq(tn_iostream_start_tls(w.cm->stream, w.cctx, CLIENT_NAME, NULL, on_handshake, cs),
+                 TN_EINVAL);
+    cr_assert_eq(tn_iostream_write(w.sm->stream, "G", 1, NULL, NULL), 0);
+    wire_until(&w, &cs->read_done);
+    cr_assert_eq(tn_iostream_start_tls(w.sm->stream, w.sctx, NULL, NULL, on_handshake, ss), 0);
+    cr_assert_eq(tn_iostream_start_tls(w.cm->stream, w.cctx, CLIENT_NAME, NULL, on_handshake, cs),
+                 0);
+    wire_until(&w, &cs->done);
+    wire_until(&w, &ss->done);
+    cr_assert_eq(cs->status, 0);
+    cr_assert_eq(ss->status, 0);
+    w.client = cs->stream;
+    w.server = ss->stream;
+    cr_assert(tn_tls_is_tls(w.client) && !tn_tls_is_tls(w.cm->stream));
+    memset(ss->data, 0, 16);
+    ss->len = 0;
+    ss->read_done = 0;
+    cr_assert_eq(tn_iostream_write(w.client, "secret\n", 7, NULL, NULL), 0);
+    cr_assert_eq(tn_iostream_read_until(w.server, "\n", 1, 0, on_read, ss), 0);
+    wire_until(&w, &ss->read_done);
+    cr_assert_eq(memcmp(ss->data, "secret\n", 7), 0);
+    wire_end(&w);
+}
+
+/* A peer that sends slowly (its transport takes 100 bytes at a time, the
+ * rest asynchronously): large writes both ways arrive whole and in order,
+ * and each write's callback runs once its ciphertext was handed over. */
+static void count_write(tn_iostream_t *s, int status, void *arg)
+{
+    (void)s;
+    cr_assert_eq(status, 0);
+    ++*(int *)arg;
+}
+
+Test(tls, large_writes_through_a_slow_transport)
+{
+    wire_t w;
+    wire_init(&w, 1000, server_ctx(0), client_ctx("ca.pem"));
+    side_t *cs = w.cs, *ss = w.ss;
+    connect_pair(&w, w.sctx, w.cctx, CLIENT_NAME, cs, ss);
+    w.cm->accept_limit = 100;
+    w.sm->accept_limit = 100;
+    static char big[60000];
+    tn_test_random_bytes(big, sizeof big, 7);
+    int written = 0;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(tn_iostream_write(w.client, big + i * 20000, 20000, count_write, &written), 0);
+    cr_assert_eq(tn_iostream_read_bytes(w.server, sizeof big, 0, on_read, ss), 0);
+    wire_until(&w, &ss->read_done);
+    cr_assert_eq(ss->len, sizeof big);
+    cr_assert_eq(memcmp(ss->data, big, sizeof big), 0);
+    for (int i = 0; i < 1000 && written < 3; i++)
+        wire_step(&w);
+    cr_assert_eq(written, 3);
+    cr_assert_eq(tn_iostream_write_buffered(w.client), 0);
+    wire_end(&w);
+}
+
+/* A client that half-closes after its request (close_notify + FIN) still
+ * gets the reply. */
+Test(tls, half_closed_peer_still_gets_the_reply)
+{
+    wire_t w;
+    wire_init(&w, 0, server_ctx(0), client_ctx("ca.pem"));
+    side_t *cs = w.cs, *ss = w.ss;
+    connect_pair(&w, w.sctx, w.cctx, CLIENT_NAME, cs, ss);
+    tn_iostream_set_half_close(w.server, 1);
+    cr_assert_eq(tn_iostream_write(w.client, "request\n", 8, NULL, NULL), 0);
+    cr_assert_eq(tn_iostream_shutdown(w.client), 0);
+    cr_assert_eq(tn_iostream_read_until(w.server, "\n", 1, 0, on_read, ss), 0);
+    wire_until(&w, &ss->read_done);
+    cr_assert_eq(ss->len, 8);
+    cr_assert(w.cm->shut, "the client sent its FIN");
+    tn_iostream_set_close_callback(w.client, on_close, cs);
+    cr_assert_eq(tn_iostream_read_until_close(w.client, on_read, cs), 0);
+    cr_assert_eq(tn_iostream_write(w.server, "reply", 5, NULL, NULL), 0);
+    tn_iostream_close(w.server);
+    wire_until(&w, &cs->closed);
+    cr_assert_eq(cs->len, 5);
+    cr_assert_eq(memcmp(cs->data, "reply", 5), 0);
+    cr_assert_eq(cs->close_error, 0, "%s", tn_strerror(cs->close_error));
+    wire_close(&w);
 }

@@ -179,7 +179,10 @@ TN_EXTERN void tn_log_set_level(int level);
  * Messages longer than 1 KiB are truncated.
  * Tornado: gen_log / app_log / access_log calls. */
 TN_EXTERN void tn_log(int level, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__MINGW32__)
+    /* The library formats with mingw's C99 vsnprintf (%zu, %lld). */
+    __attribute__((format(gnu_printf, 2, 3)))
+#elif defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;

@@ -34,15 +34,10 @@
 #include "common.h"
 #include "httputil.h"
 #include "ioloop.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-/* The chunk-callback verdicts shared by every streaming API. */
-#ifndef TN_CONTINUE
-#define TN_CONTINUE 0
-#define TN_PAUSE 1
 #endif
 
 typedef struct tn_httpclient_s tn_httpclient_t;
@@ -77,15 +72,18 @@ typedef int (*tn_fetch_chunk_cb)(tn_fetch_t *f, const char *data, size_t len, vo
  * redirect: a producer's body is not replayed, a 307/308 after one fails). */
 typedef int (*tn_fetch_body_producer_cb)(tn_fetch_t *f, void *arg);
 /** A tn_fetch_write completed: 0 once its bytes reached the OS, TN_ECLOSED
- * when the exchange ended first. */
+ * when the exchange ended first (then possibly after done: the fetch stays
+ * valid for this call). */
 typedef void (*tn_fetch_write_cb)(tn_fetch_t *f, int status, void *arg);
 /** The fetch is over: status 0 (a 2xx response), TN_EHTTP (any other code,
  * an unfollowed 3xx included: read tn_fetch_code; or a malformed response,
  * then the code is 599), TN_ETIMEOUT, TN_ECLOSED (the connection ended
  * before the response did), -ECONNREFUSED and other system codes, resolver
- * codes, TN_ETOOLARGE (max_body_size / max_header_size), TN_EINVAL (a
- * redirect to somewhere the client does not go), TN_ECANCELED, or a code a
- * callback returned. */
+ * codes, TN_ETLSVERIFY / TN_ETLS (https: certificate or handshake),
+ * TN_ETLSTRUNC (a body read to the end of a TLS connection that ended
+ * without close_notify), TN_ETOOLARGE (max_body_size / max_header_size),
+ * TN_EINVAL (a redirect to somewhere the client does not go), TN_ECANCELED,
+ * or a code a callback returned. */
 typedef void (*tn_fetch_done_cb)(tn_fetch_t *f, int status, void *arg);
 
 /** Per-fetch options; zero fields take the client's defaults, then
@@ -124,14 +122,16 @@ typedef struct {
 
 /** Client options; zero fields take the defaults. */
 typedef struct {
-    size_t max_clients;                 /**< fetches in flight; the rest queue (FIFO); 0 = 10 */
-    size_t max_buffer_size;             /**< stream read buffer cap; 0 = 100 MiB */
-    uint64_t max_body_size;             /**< decoded body cap; 0 = max_buffer_size */
-    size_t max_header_size;             /**< response head cap; 0 = 64 KiB */
-    const tn_fetch_options_t *defaults; /**< copied; fetch fields left zero take these */
-    size_t max_idle_per_host;           /**< idle keep-alive connections per origin; 0 = 4 */
-    uint64_t idle_timeout_ms;           /**< an idle pooled connection closes after it; 0 = 30 s */
-    int no_keep_alive;                  /**< Tornado's behaviour: Connection: close, no pool */
+    size_t max_clients;     /**< fetches in flight; the rest queue (FIFO); 0 = 10 */
+    size_t max_buffer_size; /**< stream read buffer cap; 0 = 100 MiB */
+    uint64_t max_body_size; /**< decoded body cap; 0 = max_buffer_size */
+    size_t max_header_size; /**< response head cap; 0 = 64 KiB */
+    /** Fetch fields left zero take these. The struct is copied; the
+     * strings and headers it points to must outlive the client. */
+    const tn_fetch_options_t *defaults;
+    size_t max_idle_per_host; /**< idle keep-alive connections per origin; 0 = 4 */
+    uint64_t idle_timeout_ms; /**< an idle pooled connection closes after it; 0 = 30 s */
+    int no_keep_alive;        /**< Tornado's behaviour: Connection: close, no pool */
 } tn_httpclient_options_t;
 
 /** Creates a client on loop (no hidden singleton: create one per loop and
@@ -151,8 +151,9 @@ TN_EXTERN void tn_httpclient_free(tn_httpclient_t *c, void (*on_freed)(void *arg
  * and done never runs: TN_EINVAL (bad URL, scheme other than http/https,
  * unknown method without allow_nonstandard_methods, POST/PUT/PATCH without
  * a body or another method with one, body and body_producer together,
- * header names or values that are not safe), TN_ENOTSUP (https:// before
- * TLS streams exist), TN_ECLOSED (client being freed), TN_ENOMEM.
+ * header names or values that are not safe), TN_ENOTSUP (https:// in a
+ * build without TLS), TN_ETLSCONFIG (a CA or client certificate file that
+ * does not load), TN_ECLOSED (client being freed), TN_ENOMEM.
  * Otherwise returns 0 and done(f, status, arg) runs exactly once, never
  * inside this call; *out (may be NULL) gets the fetch for tn_fetch_cancel.
  * Tornado: AsyncHTTPClient.fetch(request, raise_error=False). */
@@ -184,7 +185,10 @@ TN_EXTERN int tn_fetch_write(tn_fetch_t *f, const void *data, size_t len, tn_fet
  * TN_ECLOSED. Tornado: the body_producer's future resolving. */
 TN_EXTERN int tn_fetch_write_end(tn_fetch_t *f);
 
-/** The HTTP status code, or 599 when there was no response.
+/** The HTTP status code of the last response head received, or 599 when
+ * none came. A failure after the head (a truncated body, a body over
+ * max_body_size, a redirect that is refused) keeps the code: the done
+ * status says whether the exchange succeeded.
  * Tornado: HTTPResponse.code. */
 TN_EXTERN int tn_fetch_code(const tn_fetch_t *f);
 

@@ -94,6 +94,13 @@ typedef void (*tn_http_request_cb)(tn_http_request_t *req, void *arg);
 /** Called when a request dies with its connection before being finished. */
 typedef void (*tn_http_request_close_cb)(tn_http_request_t *req, void *arg);
 
+/** A piece of a streamed request body (simple mode, see
+ * tn_http_request_stream_body): dechunked and decompressed, borrowed until
+ * return. Returns TN_CONTINUE, TN_PAUSE (no more pieces, and no reading,
+ * until tn_http_request_resume_body) or a negative code (abort: the
+ * connection is closed, after the response if one was finished). */
+typedef int (*tn_http_body_cb)(tn_http_request_t *req, const char *data, size_t len, void *arg);
+
 /** Access-log record, borrowed for the call. */
 typedef struct {
     const char *method;
@@ -123,6 +130,12 @@ typedef struct {
     /* Exactly one of request_cb (simple mode) or delegate (delegate mode). */
     tn_http_request_cb request_cb;
     void *request_arg;
+    /* Simple mode: called with request_arg once a request's headers are in,
+     * before its body is read; it may pause the body (which also holds the
+     * 100 Continue until resume), stream it with tn_http_request_stream_body,
+     * raise max_body_size, or answer at once. request_cb still runs when the
+     * whole request was received. */
+    tn_http_request_cb headers_cb;
     const tn_http_delegate_t *delegate; /* copied */
     void *delegate_arg;
 
@@ -258,12 +271,22 @@ TN_EXTERN int tn_http_request_set_max_body_size(tn_http_request_t *req, uint64_t
  * TN_EINVAL (0, or the body is already in). Tornado: set_body_timeout. */
 TN_EXTERN int tn_http_request_set_body_timeout(tn_http_request_t *req, uint64_t timeout_ms);
 
-/** Delegate mode: stops data_received deliveries (reading from the socket
- * stops too, so the peer is back-pressured) until resume. Idempotent.
+/** Simple mode, from headers_cb only: the body goes to cb piece by piece
+ * instead of being buffered (tn_http_request_body then stays empty and
+ * body arguments unparsed); request_cb runs after the last piece. Returns 0
+ * or TN_EINVAL (delegate mode, NULL cb, or not inside headers_cb).
+ * Tornado: @stream_request_body's HTTPMessageDelegate.data_received. */
+TN_EXTERN int tn_http_request_stream_body(tn_http_request_t *req, tn_http_body_cb cb, void *arg);
+
+/** Delegate mode (and simple mode's headers_cb or streamed body): stops
+ * body deliveries (reading from the socket stops too, so the peer is
+ * back-pressured) until resume. Paused from headers_received or headers_cb,
+ * it also holds an Expect: 100-continue answer until resume. Idempotent.
  * Tornado: the Future returned by data_received. */
 TN_EXTERN void tn_http_request_pause_body(tn_http_request_t *req);
-/** Resumes deliveries; the next data_received comes later, never inside
- * this call. Tornado: the data_received Future resolving. */
+/** Resumes deliveries (sending a held 100 Continue first, unless a response
+ * was started); the next data_received comes later, never inside this
+ * call. Tornado: the data_received / prepare Future resolving. */
 TN_EXTERN void tn_http_request_resume_body(tn_http_request_t *req);
 
 /** cb fires once if the connection dies after the request was handed over
@@ -311,6 +334,16 @@ TN_EXTERN int tn_http_response_write_headers(tn_http_request_t *req, int status,
 TN_EXTERN int tn_http_response_write(tn_http_request_t *req, const char *data, size_t len,
                                      tn_http_write_cb cb, void *arg);
 
+/** Like tn_http_response_write without copying data: it must stay valid
+ * until release (required) runs, once, when the bytes reached the OS (0)
+ * or the connection closed first (TN_ECLOSED); never inside this call.
+ * Framing (headers, chunk sizes) is copied. Returns as
+ * tn_http_response_write, plus TN_EINVAL (NULL release); on an error
+ * return release never runs.
+ * Tornado: HTTP1Connection.write of a memoryview (no copy in the stream). */
+TN_EXTERN int tn_http_response_write_ref(tn_http_request_t *req, const char *data, size_t len,
+                                         tn_http_write_cb release, void *arg);
+
 /** Ends the response (terminating chunk if chunked). Finishing with fewer
  * body bytes than the declared Content-Length closes the connection. Returns
  * 0, TN_EFINISHED (twice), TN_ECLOSED. Tornado: HTTP1Connection.finish. */
@@ -321,6 +354,11 @@ TN_EXTERN int tn_http_response_finish(tn_http_request_t *req);
  * Tornado: write_headers + write + finish on HTTP1Connection. */
 TN_EXTERN int tn_http_response_send(tn_http_request_t *req, int status, const char *content_type,
                                     const char *body, size_t len);
+
+/** Response bytes written and not yet handed to the OS (queued on the
+ * connection, shared with pipelined responses). 0 once closed.
+ * Tornado: IOStream.write buffer of the request's connection. */
+TN_EXTERN size_t tn_http_response_buffered(const tn_http_request_t *req);
 
 /** Status of the response (0 before write_headers).
  * Tornado: the start line's code given to write_headers. */

@@ -193,6 +193,12 @@ TN_EXTERN int tn_expect_log_end(tn_expect_log_t *e);
  * Tornado: none (tornuv's fault sweeps: FAULTS.md F17). */
 TN_EXTERN void tn_testing_fail_alloc_after(long n);
 
+/** With on, allocations neither fail nor count towards the failure set by
+ * tn_testing_fail_alloc_after (a test's own scaffolding between the
+ * library calls under test); off resumes where it was. Any thread.
+ * Tornado: none. */
+TN_EXTERN void tn_testing_alloc_pause(int on);
+
 /** Nonzero once the failure set by tn_testing_fail_alloc_after happened
  * (reset by the next call). A sweep runs the scenario for n = 0, 1, 2, ...
  * until a run in which this stays 0. Tornado: none. */

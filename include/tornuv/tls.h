@@ -12,16 +12,18 @@
  * cache (TLS 1.2 and 1.3); record buffers released while a connection is
  * idle. A server advertises ALPN "http/1.1" only and never selects h2. A
  * client verifies the server's certificate against the system's trust store
- * and checks the host name, unless insecure is spelled out.
+ * (OpenSSL's default paths; on Windows the certificate store's ROOT
+ * certificates) and checks the host name, unless insecure is spelled out.
  *
  * Clean closes send close_notify. A peer whose connection ends without one
  * after the handshake closes the stream with cause TN_ETLSTRUNC
  * (tn_iostream_error), distinct from a clean end (0): a reader can tell a
  * complete "read until close" body from a truncated one.
  *
- * Builds without OpenSSL (the Windows build today) keep this API: every
- * function returns TN_ENOTSUP (docs/WINDOWS.md). Loop thread only, except
- * contexts, which may be shared by streams of several loops once built. */
+ * Builds without OpenSSL for their target keep this API: every function
+ * returns TN_ENOTSUP (docs/WINDOWS.md). Loop thread only: a context serves
+ * the streams of one loop thread (build one per thread when several loops
+ * serve TLS; OpenSSL's own allocations do not go through tn_malloc). */
 #ifndef TORNUV_TLS_H
 #define TORNUV_TLS_H
 
@@ -109,7 +111,9 @@ TN_EXTERN void tn_tls_context_free(tn_tls_context_t *ctx);
 
 /** Handshake completion: status 0 and the TLS stream, or an error
  * (TN_ETLS, TN_ETLSVERIFY, TN_ETIMEOUT, TN_EOF when the peer left, a
- * system error) with stream NULL (the stream has been closed). */
+ * system error) with the stream already closed: during the callback it may
+ * still be asked tn_iostream_error and tn_tls_error_reason; it is freed
+ * after its close callback (whoever set one gets it). */
 typedef void (*tn_tls_handshake_cb)(tn_iostream_t *stream, int status, void *arg);
 
 /** Wraps plain in TLS at once: returns the TLS stream in *out, which may be
@@ -129,16 +133,16 @@ TN_EXTERN int tn_tls_stream_new(tn_iostream_t *plain, tn_tls_context_t *ctx,
                                 tn_iostream_t **out);
 
 /** Runs cb once the TLS stream's handshake finished: cb(s, 0) on success
- * (deferred if already done), cb(NULL, error) when it failed or the stream
- * closed first. Returns 0, TN_EINVAL (not a TLS stream, NULL cb),
+ * (deferred if already done), cb(s, error) when it failed or the stream
+ * closed first (see tn_tls_handshake_cb). Returns 0, TN_EINVAL (not a TLS stream, NULL cb),
  * TN_EALREADY (one already waits), TN_ECLOSED.
  * Tornado: SSLIOStream.wait_for_handshake(). */
 TN_EXTERN int tn_tls_wait_for_handshake(tn_iostream_t *s, tn_tls_handshake_cb cb, void *arg);
 
 /** Converts plain to TLS: tn_tls_stream_new + tn_tls_wait_for_handshake,
- * handing the TLS stream to cb only after the handshake (or NULL and the
- * error). Returns as tn_tls_stream_new; on 0, cb runs exactly once, later.
- * Tornado: IOStream.start_tls(server_side, ssl_options, server_hostname). */
+ * handing the TLS stream to cb only after the handshake (on an error, the
+ * closed stream, for its error and reason only). Returns as tn_tls_stream_new; on 0, cb runs
+ * exactly once, later. Tornado: IOStream.start_tls(server_side, ssl_options, server_hostname). */
 TN_EXTERN int tn_iostream_start_tls(tn_iostream_t *plain, tn_tls_context_t *ctx,
                                     const char *server_hostname, const tn_iostream_options_t *opts,
                                     tn_tls_handshake_cb cb, void *arg);
@@ -158,13 +162,18 @@ typedef struct {
     int peer_verified;       /**< a peer certificate was presented and verified */
 } tn_tls_info_t;
 
-/** Fills info for a TLS stream. Returns 0, TN_EINVAL (not a TLS stream).
+/** Fills info for a TLS stream (not from its close callback; see
+ * tn_tls_error_reason). Returns 0, TN_EINVAL (not a TLS stream).
  * Tornado: SSLIOStream.socket.version(), cipher(), selected_alpn_protocol(). */
 TN_EXTERN int tn_tls_get_info(const tn_iostream_t *s, tn_tls_info_t *info);
 
-/** The OpenSSL reason behind the stream's TLS error ("certificate verify
- * failed: unable to get local issuer certificate", "wrong version number",
- * ...), static text; NULL when there was none.
+/** Why the stream's TLS failed, as OpenSSL says it: the certificate
+ * verification error for TN_ETLSVERIFY ("unable to get local issuer
+ * certificate", "hostname mismatch"), else the reason of the failing call
+ * ("wrong version number", "http request", ...). Static text; NULL when
+ * there was none. Ask it from the handshake callback or any callback before
+ * the stream's close callback: the TLS layer is gone by then, and so is
+ * every tn_tls_* answer about the stream (tn_iostream_error stays).
  * Tornado: ssl.SSLError's reason / verify_message. */
 TN_EXTERN const char *tn_tls_error_reason(const tn_iostream_t *s);
 

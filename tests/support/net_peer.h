@@ -80,8 +80,9 @@ int tn_test_count(const char *hay, size_t n, const char *needle);
 unsigned long long tn_test_hash(const void *data, size_t len);
 
 /* A raw TCP socket bound to the loopback address of family (AF_INET or
- * AF_INET6) on an ephemeral port, listening when backlog > 0. *port gets
- * the port. Asserts success. */
+ * AF_INET6) on an ephemeral port, listening when backlog > 0 (tests fill a
+ * small backlog on purpose, which tn_testing_bind_unused_port's fixed one
+ * cannot do). *port gets the port. Asserts success. */
 int tn_test_raw_listener(int family, int backlog, int *port);
 
 /* A loopback port nobody listens on (bound, then closed). */

@@ -11,6 +11,25 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#ifdef _WIN32
+#include <direct.h>
+#include <io.h>
+/* mkdtemp for the mingw build: the C runtime's unique name (process id and
+ * a letter) made into a directory. */
+static char *mkdtemp(char *tmpl)
+{
+    if (_mktemp_s(tmpl, strlen(tmpl) + 1) != 0 || _mkdir(tmpl) != 0)
+        return NULL;
+    return tmpl;
+}
+#define rmdir _rmdir
+/* Windows' temporary directory (wine sets TEMP to one inside its prefix). */
+#define TN_TMP_ENV "TEMP"
+#else
+#include <unistd.h>
+#define TN_TMP_ENV "TMPDIR"
+#endif
+
 static EVP_PKEY *new_key(void)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
@@ -113,7 +132,7 @@ static void remove_files(void)
         snprintf(path, sizeof path, "%s/%s", certs.dir, file_names[i]);
         remove(path);
     }
-    remove(certs.dir);
+    rmdir(certs.dir);
 }
 
 const tn_test_certs_t *tn_test_certs(void)
@@ -135,7 +154,7 @@ const tn_test_certs_t *tn_test_certs(void)
     certs.alt_key = key_pem(ak);
     certs.client = cert_pem(cli, ca);
     certs.client_key = key_pem(ck);
-    const char *tmp = getenv("TMPDIR");
+    const char *tmp = getenv(TN_TMP_ENV);
     snprintf(certs.dir, sizeof certs.dir, "%s/tn_tls_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     cr_assert_not_null(mkdtemp(certs.dir));
     const char *texts[] = {certs.ca,  certs.other_ca, certs.cert,   certs.key,
