@@ -1,11 +1,13 @@
 /* The tornuv demo site (the README's main command):
  *
  *   demo [--port N] [--address A] [--static DIR] [--access-log]
- *        [--header-timeout MS] [--idle-timeout MS]
+ *        [--header-timeout MS] [--idle-timeout MS] [--workers N]
  *
  * Serves the pages of demo_app.h on http://127.0.0.1:8888/ by default.
  * SIGINT or SIGTERM stops it: waiting chat polls are answered, in-flight
- * requests get up to two seconds, then the loop closes. */
+ * requests get up to two seconds, then the loop closes. --workers N (default
+ * 1) serves from N loops on N threads on the one port, each with its own
+ * application; the chat is shared by all of them (demo_app.h guards it). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #include "demo_app.h"
+#include "serve_workers.h"
 
 #ifndef TN_DEMO_STATIC_DIR
 #define TN_DEMO_STATIC_DIR "examples/static"
@@ -35,10 +38,53 @@ static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
         tn_ioloop_stop(loop);
 }
 
+/* ---- --workers N: an application and a server per worker loop ---- */
+
+#define MAX_WORKERS 64
+
+typedef struct {
+    const char *static_dir, *secret;
+    tn_httpserver_options_t opts;
+    tn_app_t *apps[MAX_WORKERS];
+    tn_httpserver_t *servers[MAX_WORKERS];
+} demo_workers_t;
+
+static void on_worker_server_freed(void *arg)
+{
+    tn_app_free(arg);
+}
+
+static int worker_start(tn_worker_t *w, void *arg)
+{
+    demo_workers_t *d = arg;
+    unsigned i = tn_worker_index(w);
+    tn_httpserver_options_t o = d->opts;
+    int err = demo_app_new(d->static_dir, d->secret, &d->apps[i]);
+    if (err != 0)
+        return err;
+    o.request_cb = tn_app_request_cb;
+    o.request_arg = d->apps[i];
+    if ((err = tn_httpserver_new(tn_worker_loop(w), &o, &d->servers[i])) != 0) {
+        tn_app_free(d->apps[i]);
+        return err;
+    }
+    if ((err = tn_worker_listen_http(w, d->servers[i])) != 0)
+        tn_httpserver_free(d->servers[i], on_worker_server_freed, d->apps[i]);
+    return err;
+}
+
+static void worker_stop(tn_worker_t *w, void *arg)
+{
+    demo_workers_t *d = arg;
+    unsigned i = tn_worker_index(w);
+    demo_chat_close(); /* this loop's waiting polls, and its place in the chat */
+    tn_httpserver_free(d->servers[i], on_worker_server_freed, d->apps[i]);
+}
+
 int main(int argc, char **argv)
 {
     const char *address = "127.0.0.1", *static_dir = TN_DEMO_STATIC_DIR;
-    int port = 8888, access_log = 0;
+    int port = 8888, access_log = 0, nworkers = 1;
     tn_httpserver_options_t opts = {0};
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -59,10 +105,14 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--idle-timeout") == 0 && next) {
             opts.idle_timeout_ms = strtoull(next, NULL, 10);
             i++;
+        } else if (strcmp(argv[i], "--workers") == 0 && next && atoi(next) >= 1 &&
+                   atoi(next) <= MAX_WORKERS) {
+            nworkers = atoi(next);
+            i++;
         } else {
             fprintf(stderr,
                     "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n"
-                    "          [--header-timeout MS] [--idle-timeout MS]\n",
+                    "          [--header-timeout MS] [--idle-timeout MS] [--workers N]\n",
                     argv[0]);
             return 2;
         }
@@ -76,6 +126,16 @@ int main(int argc, char **argv)
     srand((unsigned)time(NULL) ^ (unsigned)port);
     snprintf(secret, sizeof secret, "demo-%lx-%x-%x", (long)time(NULL), rand(), rand());
 
+    if (access_log) /* the application logs each request at INFO */
+        tn_log_set_level(TN_LOG_INFO);
+    if (nworkers > 1) {
+        static demo_workers_t d;
+        d.static_dir = static_dir;
+        d.secret = secret;
+        d.opts = opts;
+        return example_serve_workers("demo", worker_start, worker_stop, &d, port, address,
+                                     (unsigned)nworkers);
+    }
     tn_ioloop_t *loop;
     tn_app_t *app;
     tn_httpserver_t *server;

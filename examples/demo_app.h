@@ -12,7 +12,8 @@
  *   /visits            a signed-cookie visit counter
  *   /static/...        examples/static/
  *   /chat              long-polling chat: POST /chat/new adds a message,
- *                      POST /chat/updates (cursor=N) waits for newer ones
+ *                      POST /chat/updates (cursor=N) waits for newer ones;
+ *                      shared by every worker loop (see the chat section)
  */
 #ifndef TN_DEMO_APP_H
 #define TN_DEMO_APP_H
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <uv.h>
 
 #include "tornuv.h"
 
@@ -287,8 +290,18 @@ static const tn_handler_class_t demo_visits_handler = {.name = "Visits", .get = 
 
 /* ---- chat ------------------------------------------------------------------ */
 
+/* With --workers N the demo runs N loops on N threads, and a message posted
+ * on one must reach the long polls waiting on every other. The chat is
+ * guarded, not pinned: the messages live once per process behind a mutex;
+ * each loop (thread) keeps its own list of waiting handlers, which only that
+ * loop touches; a new message wakes the poster's loop at once and every
+ * other loop that ever had a waiter through tn_ioloop_add_callback (which
+ * is thread-safe), where that loop answers its own waiters. A loop leaves
+ * the list in demo_chat_close, before it is closed. */
+
 #define DEMO_CHAT_KEEP 100
 #define DEMO_CHAT_MAX_WAITERS 10000
+#define DEMO_CHAT_MAX_LOOPS 64
 
 typedef struct {
     long id;
@@ -298,19 +311,47 @@ typedef struct {
 
 typedef struct {
     demo_msg_t msgs[DEMO_CHAT_KEEP];
-    size_t count; /* messages held (ring) */
-    long next_id; /* id of the next message */
-    tn_handler_t **waiters;
-    size_t nwaiters, cap;
+    size_t count;                            /* messages held (ring) */
+    long next_id;                            /* id of the next message */
+    tn_ioloop_t *loops[DEMO_CHAT_MAX_LOOPS]; /* loops that had waiters */
+    size_t nloops;
 } demo_chat_t;
 
-static demo_chat_t demo_chat;
+/* The waiting handlers of this thread's loop. */
+typedef struct {
+    tn_handler_t **waiters;
+    size_t nwaiters, cap;
+    tn_ioloop_t *loop; /* registered in demo_chat.loops */
+} demo_waiters_t;
+
+static demo_chat_t demo_chat; /* guarded by demo_chat_mutex */
+static uv_mutex_t demo_chat_mutex;
+static uv_once_t demo_chat_once = UV_ONCE_INIT;
+static _Thread_local demo_waiters_t demo_waiters;
+
+static inline void demo_chat_init_mutex(void)
+{
+    if (uv_mutex_init(&demo_chat_mutex) != 0)
+        abort();
+}
+
+static inline void demo_chat_lock(void)
+{
+    uv_once(&demo_chat_once, demo_chat_init_mutex);
+    uv_mutex_lock(&demo_chat_mutex);
+}
+
+static inline void demo_chat_unlock(void)
+{
+    uv_mutex_unlock(&demo_chat_mutex);
+}
 
 typedef struct {
     long cursor;
     int waiting;
 } demo_waiter_t;
 
+/* Call with the lock held. */
 static inline void demo_chat_reply(tn_handler_t *h, long cursor)
 {
     char num[32];
@@ -331,11 +372,38 @@ static inline void demo_chat_reply(tn_handler_t *h, long cursor)
     tn_handler_write(h, "]}", 2);
 }
 
+/* Answers every waiter of this thread's loop with what is newer than its
+ * cursor. */
+static inline void demo_chat_wake_local(void)
+{
+    tn_handler_t **ws = demo_waiters.waiters;
+    size_t n = demo_waiters.nwaiters;
+    demo_waiters.waiters = NULL;
+    demo_waiters.nwaiters = demo_waiters.cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        demo_waiter_t *w = tn_handler_state(ws[i]);
+        w->waiting = 0;
+        demo_chat_lock();
+        demo_chat_reply(ws[i], w->cursor);
+        demo_chat_unlock();
+        tn_handler_finish(ws[i]);
+    }
+    free(ws);
+}
+
+/* Runs on a loop that had waiters, after a message was posted elsewhere. */
+static inline void demo_chat_wake(tn_ioloop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    demo_chat_wake_local();
+}
+
 static inline void demo_chat_drop(tn_handler_t *h)
 {
-    for (size_t i = 0; i < demo_chat.nwaiters; i++) {
-        if (demo_chat.waiters[i] == h) {
-            demo_chat.waiters[i] = demo_chat.waiters[--demo_chat.nwaiters];
+    for (size_t i = 0; i < demo_waiters.nwaiters; i++) {
+        if (demo_waiters.waiters[i] == h) {
+            demo_waiters.waiters[i] = demo_waiters.waiters[--demo_waiters.nwaiters];
             return;
         }
     }
@@ -351,21 +419,32 @@ static inline int demo_updates_post(tn_handler_t *h)
     w->cursor = strtol(v.base, NULL, 10);
     if (w->cursor < 0)
         w->cursor = 0;
-    if (w->cursor + 1 < demo_chat.next_id) {
+    demo_chat_lock();
+    int ready = w->cursor + 1 < demo_chat.next_id;
+    if (ready)
         demo_chat_reply(h, w->cursor);
-        return TN_WEB_DONE;
+    if (!ready && !demo_waiters.loop) {
+        if (demo_chat.nloops == DEMO_CHAT_MAX_LOOPS) {
+            demo_chat_unlock();
+            return tn_handler_fail(h, 503);
+        }
+        demo_waiters.loop = tn_handler_loop(h);
+        demo_chat.loops[demo_chat.nloops++] = demo_waiters.loop;
     }
-    if (demo_chat.nwaiters == demo_chat.cap) {
-        size_t cap = demo_chat.cap ? demo_chat.cap * 2 : 16;
+    demo_chat_unlock();
+    if (ready)
+        return TN_WEB_DONE;
+    if (demo_waiters.nwaiters == demo_waiters.cap) {
+        size_t cap = demo_waiters.cap ? demo_waiters.cap * 2 : 16;
         if (cap > DEMO_CHAT_MAX_WAITERS)
             return tn_handler_fail(h, 503);
-        tn_handler_t **nw = realloc(demo_chat.waiters, cap * sizeof *nw);
+        tn_handler_t **nw = realloc(demo_waiters.waiters, cap * sizeof *nw);
         if (!nw)
             return TN_ENOMEM;
-        demo_chat.waiters = nw;
-        demo_chat.cap = cap;
+        demo_waiters.waiters = nw;
+        demo_waiters.cap = cap;
     }
-    demo_chat.waiters[demo_chat.nwaiters++] = h;
+    demo_waiters.waiters[demo_waiters.nwaiters++] = h;
     w->waiting = 1;
     return TN_WEB_ASYNC;
 }
@@ -396,31 +475,29 @@ static inline int demo_new_post(tn_handler_t *h)
         return rc;
     if (v.len == 0 || v.len > 4096)
         return tn_handler_fail(h, 400);
-    demo_msg_t *m = &demo_chat.msgs[demo_chat.next_id % DEMO_CHAT_KEEP];
     char *body = malloc(v.len);
     if (!body)
         return TN_ENOMEM;
     memcpy(body, v.base, v.len);
+    tn_ioloop_t *mine = tn_handler_loop(h);
+    demo_chat_lock();
+    demo_msg_t *m = &demo_chat.msgs[demo_chat.next_id % DEMO_CHAT_KEEP];
     free(m->body);
     m->body = body;
     m->len = v.len;
-    m->id = demo_chat.next_id++;
+    long id = m->id = demo_chat.next_id++;
     if (demo_chat.count < DEMO_CHAT_KEEP)
         demo_chat.count++;
-    /* wake every waiter: each gets what is newer than its cursor */
-    tn_handler_t **ws = demo_chat.waiters;
-    size_t n = demo_chat.nwaiters;
-    demo_chat.waiters = NULL;
-    demo_chat.nwaiters = demo_chat.cap = 0;
-    for (size_t i = 0; i < n; i++) {
-        demo_waiter_t *w = tn_handler_state(ws[i]);
-        w->waiting = 0;
-        demo_chat_reply(ws[i], w->cursor);
-        tn_handler_finish(ws[i]);
-    }
-    free(ws);
+    /* Other loops answer their own waiters; a loop leaves this list under
+     * the lock before it closes, so none of these is gone. */
+    for (size_t i = 0; i < demo_chat.nloops; i++)
+        if (demo_chat.loops[i] != mine)
+            (void)tn_ioloop_add_callback(demo_chat.loops[i], demo_chat_wake, NULL);
+    demo_chat_unlock();
+    /* wake every waiter here: each gets what is newer than its cursor */
+    demo_chat_wake_local();
     char out[48];
-    int k = snprintf(out, sizeof out, "{\"id\":%ld}", m->id);
+    int k = snprintf(out, sizeof out, "{\"id\":%ld}", id);
     demo_json_type(h);
     return tn_handler_write(h, out, (size_t)k);
 }
@@ -434,13 +511,16 @@ static inline int demo_chat_get(tn_handler_t *h)
 
 static const tn_handler_class_t demo_chat_handler = {.name = "Chat", .get = demo_chat_get};
 
+/* Forgets the messages (the process's, shared by every loop). */
 static inline void demo_chat_reset(void)
 {
+    demo_chat_lock();
     for (size_t i = 0; i < DEMO_CHAT_KEEP; i++)
         free(demo_chat.msgs[i].body);
-    free(demo_chat.waiters);
-    memset(&demo_chat, 0, sizeof demo_chat);
+    memset(demo_chat.msgs, 0, sizeof demo_chat.msgs);
+    demo_chat.count = 0;
     demo_chat.next_id = 1;
+    demo_chat_unlock();
 }
 
 /* Builds the demo application. static_dir may be NULL (no /static/). */
@@ -482,19 +562,21 @@ static inline int demo_app_new(const char *static_dir, const char *cookie_secret
     return 0;
 }
 
-/* Ends every waiting long poll (at shutdown). */
+/* Ends every waiting long poll of this thread's loop (at shutdown, on the
+ * loop's thread, before the loop is closed) and takes the loop off the
+ * chat's list; then forgets the messages. */
 static inline void demo_chat_close(void)
 {
-    tn_handler_t **ws = demo_chat.waiters;
-    size_t n = demo_chat.nwaiters;
-    demo_chat.waiters = NULL;
-    demo_chat.nwaiters = demo_chat.cap = 0;
-    for (size_t i = 0; i < n; i++) {
-        ((demo_waiter_t *)tn_handler_state(ws[i]))->waiting = 0;
-        demo_chat_reply(ws[i], ((demo_waiter_t *)tn_handler_state(ws[i]))->cursor);
-        tn_handler_finish(ws[i]);
+    demo_chat_wake_local();
+    demo_chat_lock();
+    for (size_t i = 0; i < demo_chat.nloops; i++) {
+        if (demo_chat.loops[i] == demo_waiters.loop) {
+            demo_chat.loops[i] = demo_chat.loops[--demo_chat.nloops];
+            break;
+        }
     }
-    free(ws);
+    demo_chat_unlock();
+    demo_waiters.loop = NULL;
     demo_chat_reset();
 }
 

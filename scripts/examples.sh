@@ -40,5 +40,8 @@ port=$((port + 2))
 run demo "http://127.0.0.1:$port/user/7" "/user/7" \
     "$bdir/examples/demo" --port "$port" --static examples/static
 port=$((port + 2))
+run demo_workers "http://127.0.0.1:$port/user/7" "/user/7" \
+    "$bdir/examples/demo" --port "$port" --static examples/static --workers 2
+port=$((port + 2))
 run embed "http://127.0.0.1:$port/hello" "Hello, world" "$bdir/examples/embed" "$port"
 exit $fail
