@@ -78,20 +78,44 @@ find_package(ZLIB REQUIRED)
 target_link_libraries(tn_zlib INTERFACE ZLIB::ZLIB)
 add_library(tn_crypto INTERFACE)
 if(WIN32)
-    # Debian has no mingw-w64 OpenSSL: on Windows the web layer's SHA-1,
-    # HMAC-SHA256 and random bytes come from the system's CNG (bcrypt.dll),
-    # unless an OpenSSL for the target is found.
-    find_package(OpenSSL QUIET COMPONENTS Crypto)
-    if(TARGET OpenSSL::Crypto)
-        target_link_libraries(tn_crypto INTERFACE OpenSSL::Crypto)
-        target_compile_definitions(tn_crypto INTERFACE TN_HAVE_OPENSSL=1)
-    else()
-        target_link_libraries(tn_crypto INTERFACE bcrypt)
-    endif()
+    # On Windows the web layer's SHA-1, HMAC-SHA256 and random bytes always
+    # come from the system's CNG (bcrypt.dll), with or without an OpenSSL for
+    # TLS: one tested backend per platform (test_crypto checks both against
+    # the same published vectors).
+    target_link_libraries(tn_crypto INTERFACE bcrypt)
 else()
     find_package(OpenSSL REQUIRED COMPONENTS Crypto)
     target_link_libraries(tn_crypto INTERFACE OpenSSL::Crypto)
     target_compile_definitions(tn_crypto INTERFACE TN_HAVE_OPENSSL=1)
+endif()
+
+# OpenSSL's libssl for TLS streams (lib/tls*.c). Required on Unix. On
+# Windows TLS is compiled out (every tls.h call returns TN_ENOTSUP) unless an
+# OpenSSL for the target is found (scripts/windows.sh cross-builds a static
+# one from Debian's source package and sets TN_REQUIRE_TLS).
+option(TN_REQUIRE_TLS "Windows: fail the configure step if no OpenSSL for TLS is found" OFF)
+add_library(tn_ssl INTERFACE)
+if(WIN32)
+    if(TN_REQUIRE_TLS)
+        find_package(OpenSSL REQUIRED COMPONENTS SSL Crypto)
+    else()
+        find_package(OpenSSL QUIET COMPONENTS SSL Crypto)
+    endif()
+else()
+    find_package(OpenSSL REQUIRED COMPONENTS SSL Crypto)
+endif()
+if(TARGET OpenSSL::SSL)
+    target_link_libraries(tn_ssl INTERFACE OpenSSL::SSL OpenSSL::Crypto)
+    if(WIN32)
+        # What a static OpenSSL calls in the system: Winsock (BIO sockets),
+        # the certificate store API, CNG random bytes, and the user32/gdi32/
+        # advapi32 calls of its Windows glue. Harmless for a DLL build.
+        target_link_libraries(tn_ssl INTERFACE ws2_32 crypt32 bcrypt user32 gdi32 advapi32)
+    endif()
+    target_compile_definitions(tn_ssl INTERFACE TN_HAVE_TLS=1)
+    message(STATUS "TLS: OpenSSL ${OPENSSL_VERSION}")
+else()
+    message(STATUS "TLS: no OpenSSL for the target, tls.h returns TN_ENOTSUP")
 endif()
 
 # Tests: Criterion, except on Windows, where it cannot be built from the

@@ -1,7 +1,8 @@
 /* The tornuv demo site (the README's main command):
  *
  *   demo [--port N] [--address A] [--static DIR] [--access-log]
- *        [--header-timeout MS] [--idle-timeout MS] [--workers N]
+ *        [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]
+ *        [--idle-timeout MS] [--certfile FILE --keyfile FILE] [--workers N]
  *
  * Serves the pages of demo_app.h on http://127.0.0.1:8888/ by default.
  * SIGINT or SIGTERM stops it: waiting chat polls are answered, in-flight
@@ -84,6 +85,7 @@ static void worker_stop(tn_worker_t *w, void *arg)
 int main(int argc, char **argv)
 {
     const char *address = "127.0.0.1", *static_dir = TN_DEMO_STATIC_DIR;
+    const char *certfile = NULL, *keyfile = NULL;
     int port = 8888, access_log = 0, nworkers = 1;
     tn_httpserver_options_t opts = {0};
     for (int i = 1; i < argc; i++) {
@@ -97,10 +99,22 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--static") == 0 && next) {
             static_dir = next;
             i++;
+        } else if (strcmp(argv[i], "--certfile") == 0 && next) {
+            certfile = next;
+            i++;
+        } else if (strcmp(argv[i], "--keyfile") == 0 && next) {
+            keyfile = next;
+            i++;
         } else if (strcmp(argv[i], "--access-log") == 0) {
             access_log = 1;
         } else if (strcmp(argv[i], "--header-timeout") == 0 && next) {
             opts.header_timeout_ms = strtoull(next, NULL, 10);
+            i++;
+        } else if (strcmp(argv[i], "--body-timeout") == 0 && next) {
+            opts.body_timeout_ms = strtoull(next, NULL, 10);
+            i++;
+        } else if (strcmp(argv[i], "--write-timeout") == 0 && next) {
+            opts.write_timeout_ms = strtoull(next, NULL, 10);
             i++;
         } else if (strcmp(argv[i], "--idle-timeout") == 0 && next) {
             opts.idle_timeout_ms = strtoull(next, NULL, 10);
@@ -110,16 +124,29 @@ int main(int argc, char **argv)
             nworkers = atoi(next);
             i++;
         } else {
-            fprintf(stderr,
-                    "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n"
-                    "          [--header-timeout MS] [--idle-timeout MS] [--workers N]\n",
-                    argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n"
+                "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
+                "          [--idle-timeout MS] [--certfile FILE --keyfile FILE] [--workers N]\n",
+                argv[0]);
             return 2;
         }
     }
-    if (port < 0 || port > 65535) {
-        fprintf(stderr, "demo: bad port\n");
+    if (port < 0 || port > 65535 || (certfile == NULL) != (keyfile == NULL)) {
+        fprintf(stderr, "demo: bad port, or --certfile without --keyfile\n");
         return 2;
+    }
+    /* With a certificate the demo serves HTTPS only. */
+    tn_tls_context_t *tls = NULL;
+    if (certfile != NULL) {
+        tn_tls_options_t to = {.certfile = certfile, .keyfile = keyfile};
+        int terr = tn_tls_context_new_server(&to, &tls);
+        if (terr != 0) {
+            fprintf(stderr, "demo: %s, %s: %s\n", certfile, keyfile, tn_strerror(terr));
+            return 1;
+        }
+        opts.ssl_options = tls;
     }
     /* A per-run secret: signed cookies stay valid while the process lives. */
     char secret[64];
@@ -133,8 +160,10 @@ int main(int argc, char **argv)
         d.static_dir = static_dir;
         d.secret = secret;
         d.opts = opts;
-        return example_serve_workers("demo", worker_start, worker_stop, &d, port, address,
-                                     (unsigned)nworkers);
+        int wrc = example_serve_workers("demo", tls ? "https" : "http", worker_start, worker_stop,
+                                        &d, port, address, (unsigned)nworkers);
+        tn_tls_context_free(tls);
+        return wrc;
     }
     tn_ioloop_t *loop;
     tn_app_t *app;
@@ -157,15 +186,14 @@ int main(int argc, char **argv)
 #ifdef SIGTERM
     tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, server);
 #endif
-    if (access_log) /* the application logs each request at INFO */
-        tn_log_set_level(TN_LOG_INFO);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("demo: serving http://%s:%d/ (static files from %s)\n", address,
+    printf("demo: serving %s://%s:%d/ (static files from %s)\n", tls ? "https" : "http", address,
            tn_httpserver_port(server), static_dir);
     tn_ioloop_start(loop);
     printf("demo: stopping\n");
     tn_httpserver_free(server, NULL, NULL);
     int rc = tn_ioloop_close(loop, TN_CLOSE_ALL_FDS);
     tn_app_free(app);
+    tn_tls_context_free(tls);
     return rc == 0 ? 0 : 1;
 }

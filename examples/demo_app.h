@@ -11,9 +11,15 @@
  *   /large             a 512 KiB body
  *   /visits            a signed-cookie visit counter
  *   /static/...        examples/static/
- *   /chat              long-polling chat: POST /chat/new adds a message,
- *                      POST /chat/updates (cursor=N) waits for newer ones;
- *                      shared by every worker loop (see the chat section)
+ *   /chat              chat page: a WebSocket (/chat/ws) when the browser has
+ *                      one, long polling otherwise: POST /chat/new adds a
+ *                      message, POST /chat/updates (cursor=N) waits for newer
+ *   /chat/ws           WebSocket chat: history on open, then every message;
+ *                      a text message from the client is posted
+ *   /ws/echo           WebSocket echo: text and binary messages sent back
+ *   /upload, /stream   streaming both ways (demo_stream.h)
+ * The chat is shared by every worker loop of demo --workers N (see the chat
+ * section).
  */
 #ifndef TN_DEMO_APP_H
 #define TN_DEMO_APP_H
@@ -24,38 +30,52 @@
 
 #include <uv.h>
 
+#include "demo_stream.h"
 #include "tornuv.h"
 
 /* ---- a small JSON writer ------------------------------------------------ */
 
-static inline void demo_json_str(tn_handler_t *h, const char *s, size_t n)
+/* JSON goes to a sink: a handler's body, or a buffer (WebSocket messages). */
+typedef void (*demo_put_fn)(void *ctx, const char *s, size_t n);
+
+static inline void demo_put_handler(void *ctx, const char *s, size_t n)
+{
+    tn_handler_write((tn_handler_t *)ctx, s, n);
+}
+
+static inline void demo_json_str_to(demo_put_fn put, void *ctx, const char *s, size_t n)
 {
     char esc[8];
-    tn_handler_write(h, "\"", 1);
+    put(ctx, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != 0x7f)
             continue;
-        tn_handler_write(h, s + run, i - run);
+        put(ctx, s + run, i - run);
         run = i + 1;
         switch (c) {
         case '"':
-            tn_handler_write(h, "\\\"", 2);
+            put(ctx, "\\\"", 2);
             break;
         case '\\':
-            tn_handler_write(h, "\\\\", 2);
+            put(ctx, "\\\\", 2);
             break;
         case '\n':
-            tn_handler_write(h, "\\n", 2);
+            put(ctx, "\\n", 2);
             break;
         default: /* control bytes, and '<' so JSON can sit in HTML */
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            tn_handler_write(h, esc, 6);
+            put(ctx, esc, 6);
         }
     }
-    tn_handler_write(h, s + run, n - run);
-    tn_handler_write(h, "\"", 1);
+    put(ctx, s + run, n - run);
+    put(ctx, "\"", 1);
+}
+
+static inline void demo_json_str(tn_handler_t *h, const char *s, size_t n)
+{
+    demo_json_str_to(demo_put_handler, h, s, n);
 }
 
 static inline void demo_json_kv(tn_handler_t *h, const char *key, const char *v, size_t n,
@@ -90,7 +110,12 @@ static const char demo_index[] =
     "<li><a href=\"/large\">/large</a> &mdash; 512 KiB</li>\n"
     "<li><a href=\"/visits\">/visits</a> &mdash; a signed cookie</li>\n"
     "<li><a href=\"/static/style.css\">/static/style.css</a> &mdash; static files</li>\n"
-    "<li><a href=\"/chat\">/chat</a> &mdash; long-polling chat</li>\n"
+    "<li><a href=\"/chat\">/chat</a> &mdash; chat over a WebSocket, or long polling</li>\n"
+    "<li>/ws/echo &mdash; a WebSocket echo (text and binary)</li>\n"
+    "<li><a href=\"/stream?mb=4\">/stream?mb=4</a> &mdash; 4 MiB written with "
+    "back-pressure (mb up to 1024)</li>\n"
+    "<li><code>curl -T file http://127.0.0.1:8888/upload</code> &mdash; PUT or POST "
+    "<code>/upload</code> streams the body into SHA-256 (up to 4 GiB)</li>\n"
     "</ul></body></html>\n";
 
 static const char demo_chat_page[] =
@@ -291,13 +316,13 @@ static const tn_handler_class_t demo_visits_handler = {.name = "Visits", .get = 
 /* ---- chat ------------------------------------------------------------------ */
 
 /* With --workers N the demo runs N loops on N threads, and a message posted
- * on one must reach the long polls waiting on every other. The chat is
- * guarded, not pinned: the messages live once per process behind a mutex;
- * each loop (thread) keeps its own list of waiting handlers, which only that
- * loop touches; a new message wakes the poster's loop at once and every
- * other loop that ever had a waiter through tn_ioloop_add_callback (which
- * is thread-safe), where that loop answers its own waiters. A loop leaves
- * the list in demo_chat_close, before it is closed. */
+ * on one must reach the long polls and WebSockets of every other. The chat
+ * is guarded, not pinned: the messages live once per process behind a
+ * mutex; each loop (thread) keeps its own waiting polls and WebSocket
+ * clients, which only that loop touches; a new message is handed to the
+ * poster's loop at once and to every other loop that ever had a client
+ * through tn_ioloop_add_callback (thread-safe), where that loop serves its
+ * own. A loop leaves the list in demo_chat_close, before it is closed. */
 
 #define DEMO_CHAT_KEEP 100
 #define DEMO_CHAT_MAX_WAITERS 10000
@@ -313,11 +338,11 @@ typedef struct {
     demo_msg_t msgs[DEMO_CHAT_KEEP];
     size_t count;                            /* messages held (ring) */
     long next_id;                            /* id of the next message */
-    tn_ioloop_t *loops[DEMO_CHAT_MAX_LOOPS]; /* loops that had waiters */
+    tn_ioloop_t *loops[DEMO_CHAT_MAX_LOOPS]; /* loops that had clients */
     size_t nloops;
 } demo_chat_t;
 
-/* The waiting handlers of this thread's loop. */
+/* The waiting long polls of this thread's loop. */
 typedef struct {
     tn_handler_t **waiters;
     size_t nwaiters, cap;
@@ -346,57 +371,49 @@ static inline void demo_chat_unlock(void)
     uv_mutex_unlock(&demo_chat_mutex);
 }
 
+/* With the lock held: puts this thread's loop on the list of loops to wake.
+ * Returns 0, or -1 when the list is full. */
+static inline int demo_chat_register(tn_ioloop_t *loop)
+{
+    if (demo_waiters.loop)
+        return 0;
+    if (demo_chat.nloops == DEMO_CHAT_MAX_LOOPS)
+        return -1;
+    demo_waiters.loop = loop;
+    demo_chat.loops[demo_chat.nloops++] = loop;
+    return 0;
+}
+
 typedef struct {
     long cursor;
     int waiting;
 } demo_waiter_t;
 
-/* Call with the lock held. */
-static inline void demo_chat_reply(tn_handler_t *h, long cursor)
+/* {"messages":[{"id":N,"body":"..."},...]} with the messages after cursor.
+ * Call with the lock held. */
+static inline void demo_chat_json_to(demo_put_fn put, void *ctx, long cursor)
 {
     char num[32];
-    demo_json_type(h);
-    tn_handler_write(h, "{\"messages\":[", 13);
+    put(ctx, "{\"messages\":[", 13);
     int first = 1;
     long oldest = demo_chat.next_id - (long)demo_chat.count;
     for (long id = cursor + 1 > oldest ? cursor + 1 : oldest; id < demo_chat.next_id; id++) {
         demo_msg_t *m = &demo_chat.msgs[id % DEMO_CHAT_KEEP];
-        if (!first)
-            tn_handler_write(h, ",", 1);
+        int k = snprintf(num, sizeof num, "%s{\"id\":%ld,\"body\":", first ? "" : ",", m->id);
         first = 0;
-        int k = snprintf(num, sizeof num, "{\"id\":%ld,", m->id);
-        tn_handler_write(h, num, (size_t)k);
-        demo_json_kv(h, "body", m->body, m->len, 0);
-        tn_handler_write(h, "}", 1);
+        put(ctx, num, (size_t)k);
+        demo_json_str_to(put, ctx, m->body, m->len);
+        put(ctx, "}", 1);
     }
-    tn_handler_write(h, "]}", 2);
+    put(ctx, "]}", 2);
 }
 
-/* Answers every waiter of this thread's loop with what is newer than its
- * cursor. */
-static inline void demo_chat_wake_local(void)
+static inline void demo_chat_reply(tn_handler_t *h, long cursor)
 {
-    tn_handler_t **ws = demo_waiters.waiters;
-    size_t n = demo_waiters.nwaiters;
-    demo_waiters.waiters = NULL;
-    demo_waiters.nwaiters = demo_waiters.cap = 0;
-    for (size_t i = 0; i < n; i++) {
-        demo_waiter_t *w = tn_handler_state(ws[i]);
-        w->waiting = 0;
-        demo_chat_lock();
-        demo_chat_reply(ws[i], w->cursor);
-        demo_chat_unlock();
-        tn_handler_finish(ws[i]);
-    }
-    free(ws);
-}
-
-/* Runs on a loop that had waiters, after a message was posted elsewhere. */
-static inline void demo_chat_wake(tn_ioloop_t *loop, void *arg)
-{
-    (void)loop;
-    (void)arg;
-    demo_chat_wake_local();
+    demo_json_type(h);
+    demo_chat_lock();
+    demo_chat_json_to(demo_put_handler, h, cursor);
+    demo_chat_unlock();
 }
 
 static inline void demo_chat_drop(tn_handler_t *h)
@@ -421,19 +438,14 @@ static inline int demo_updates_post(tn_handler_t *h)
         w->cursor = 0;
     demo_chat_lock();
     int ready = w->cursor + 1 < demo_chat.next_id;
-    if (ready)
-        demo_chat_reply(h, w->cursor);
-    if (!ready && !demo_waiters.loop) {
-        if (demo_chat.nloops == DEMO_CHAT_MAX_LOOPS) {
-            demo_chat_unlock();
-            return tn_handler_fail(h, 503);
-        }
-        demo_waiters.loop = tn_handler_loop(h);
-        demo_chat.loops[demo_chat.nloops++] = demo_waiters.loop;
-    }
+    int full = !ready && demo_chat_register(tn_handler_loop(h)) != 0;
     demo_chat_unlock();
-    if (ready)
+    if (ready) {
+        demo_chat_reply(h, w->cursor);
         return TN_WEB_DONE;
+    }
+    if (full)
+        return tn_handler_fail(h, 503);
     if (demo_waiters.nwaiters == demo_waiters.cap) {
         size_t cap = demo_waiters.cap ? demo_waiters.cap * 2 : 16;
         if (cap > DEMO_CHAT_MAX_WAITERS)
@@ -467,6 +479,63 @@ static const tn_handler_class_t demo_updates_handler = {
     .on_connection_close = demo_updates_gone,
 };
 
+/* Defined by demo_ws.h: sends each WebSocket chat client of this loop what
+ * it has not had yet. */
+static inline void demo_ws_broadcast(void);
+
+/* Serves this thread's loop: every waiting long poll gets what is newer
+ * than its cursor, every WebSocket what it has not had. */
+static inline void demo_chat_wake_local(void)
+{
+    tn_handler_t **ws = demo_waiters.waiters;
+    size_t n = demo_waiters.nwaiters;
+    demo_waiters.waiters = NULL;
+    demo_waiters.nwaiters = demo_waiters.cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        demo_waiter_t *w = tn_handler_state(ws[i]);
+        w->waiting = 0;
+        demo_chat_reply(ws[i], w->cursor);
+        tn_handler_finish(ws[i]);
+    }
+    free(ws);
+    demo_ws_broadcast();
+}
+
+/* Runs on a loop that had clients, after a message was posted elsewhere. */
+static inline void demo_chat_wake(tn_ioloop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    demo_chat_wake_local();
+}
+
+/* Stores a message and hands it to every waiting long poll and WebSocket,
+ * of this loop at once and of the others through their loops. Returns its
+ * id, or -1 when out of memory. */
+static inline long demo_chat_add(const char *text, size_t len)
+{
+    char *body = malloc(len ? len : 1);
+    if (!body)
+        return -1;
+    memcpy(body, text, len);
+    demo_chat_lock();
+    demo_msg_t *m = &demo_chat.msgs[demo_chat.next_id % DEMO_CHAT_KEEP];
+    free(m->body);
+    m->body = body;
+    m->len = len;
+    long id = m->id = demo_chat.next_id++;
+    if (demo_chat.count < DEMO_CHAT_KEEP)
+        demo_chat.count++;
+    /* A loop leaves this list under the lock before it closes: none of
+     * these is gone. */
+    for (size_t i = 0; i < demo_chat.nloops; i++)
+        if (demo_chat.loops[i] != demo_waiters.loop)
+            (void)tn_ioloop_add_callback(demo_chat.loops[i], demo_chat_wake, NULL);
+    demo_chat_unlock();
+    demo_chat_wake_local();
+    return id;
+}
+
 static inline int demo_new_post(tn_handler_t *h)
 {
     tn_strview_t v;
@@ -475,32 +544,16 @@ static inline int demo_new_post(tn_handler_t *h)
         return rc;
     if (v.len == 0 || v.len > 4096)
         return tn_handler_fail(h, 400);
-    char *body = malloc(v.len);
-    if (!body)
+    long id = demo_chat_add(v.base, v.len);
+    if (id < 0)
         return TN_ENOMEM;
-    memcpy(body, v.base, v.len);
-    tn_ioloop_t *mine = tn_handler_loop(h);
-    demo_chat_lock();
-    demo_msg_t *m = &demo_chat.msgs[demo_chat.next_id % DEMO_CHAT_KEEP];
-    free(m->body);
-    m->body = body;
-    m->len = v.len;
-    long id = m->id = demo_chat.next_id++;
-    if (demo_chat.count < DEMO_CHAT_KEEP)
-        demo_chat.count++;
-    /* Other loops answer their own waiters; a loop leaves this list under
-     * the lock before it closes, so none of these is gone. */
-    for (size_t i = 0; i < demo_chat.nloops; i++)
-        if (demo_chat.loops[i] != mine)
-            (void)tn_ioloop_add_callback(demo_chat.loops[i], demo_chat_wake, NULL);
-    demo_chat_unlock();
-    /* wake every waiter here: each gets what is newer than its cursor */
-    demo_chat_wake_local();
     char out[48];
     int k = snprintf(out, sizeof out, "{\"id\":%ld}", id);
     demo_json_type(h);
     return tn_handler_write(h, out, (size_t)k);
 }
+
+#include "demo_ws.h"
 
 static const tn_handler_class_t demo_new_handler = {.name = "ChatNew", .post = demo_new_post};
 
@@ -551,9 +604,19 @@ static inline int demo_app_new(const char *static_dir, const char *cookie_secret
         {"/chat", &demo_chat_handler, "chat"},
         {"/chat/new", &demo_new_handler, "chat-new"},
         {"/chat/updates", &demo_updates_handler, "chat-updates"},
+        {"/chat/ws", &tn_websocket_handler, "chat-ws"},
+        {"/ws/echo", &tn_websocket_handler, "ws-echo"},
+        {"/upload", &demo_upload_handler, "upload"},
+        {"/stream", &demo_stream_handler, "stream"},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !err; i++)
-        err = tn_app_add_route(app, NULL, routes[i].pattern, routes[i].cls, NULL, routes[i].name);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !err; i++) {
+        /* WebSocket routes take their class as the init argument */
+        const void *init = routes[i].cls != &tn_websocket_handler   ? NULL
+                           : strcmp(routes[i].name, "chat-ws") == 0 ? (const void *)&demo_ws_chat
+                                                                    : (const void *)&demo_ws_echo;
+        err = tn_app_add_route(app, NULL, routes[i].pattern, routes[i].cls, (void *)init,
+                               routes[i].name);
+    }
     if (err) {
         tn_app_free(app);
         return err;
@@ -562,12 +625,22 @@ static inline int demo_app_new(const char *static_dir, const char *cookie_secret
     return 0;
 }
 
-/* Ends every waiting long poll of this thread's loop (at shutdown, on the
- * loop's thread, before the loop is closed) and takes the loop off the
- * chat's list; then forgets the messages. */
+/* Ends every waiting long poll and WebSocket of this thread's loop (at
+ * shutdown, on the loop's thread, before the loop is closed), takes the loop
+ * off the chat's list, then forgets the messages. */
 static inline void demo_chat_close(void)
 {
-    demo_chat_wake_local();
+    demo_ws_close_all();
+    tn_handler_t **ws = demo_waiters.waiters;
+    size_t n = demo_waiters.nwaiters;
+    demo_waiters.waiters = NULL;
+    demo_waiters.nwaiters = demo_waiters.cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        ((demo_waiter_t *)tn_handler_state(ws[i]))->waiting = 0;
+        demo_chat_reply(ws[i], ((demo_waiter_t *)tn_handler_state(ws[i]))->cursor);
+        tn_handler_finish(ws[i]);
+    }
+    free(ws);
     demo_chat_lock();
     for (size_t i = 0; i < demo_chat.nloops; i++) {
         if (demo_chat.loops[i] == demo_waiters.loop) {

@@ -1,13 +1,16 @@
 /* HTTPServer with a request callback (Tornado's HTTPServer(handle_request)):
  *
  *   hello_http [--port N] [--address A] [--max-header-size N]
- *              [--max-body-size N] [--header-timeout MS] [--idle-timeout MS]
+ *              [--max-body-size N] [--header-timeout MS] [--body-timeout MS]
+ *              [--write-timeout MS] [--idle-timeout MS]
  *              [--no-keep-alive] [--xheaders] [--access-log] [--workers N]
+ *              [--certfile FILE --keyfile FILE]
  *
  * GET and HEAD on any path answer 200 "Hello, world"; POST and PUT answer
  * "Got N bytes"; other methods get 405. Listens on 127.0.0.1:8888 by
- * default. SIGINT or SIGTERM stops it: no new connections, in-flight
- * requests get up to two seconds to finish, then the loop closes.
+ * default; with a certificate and key (PEM) it serves HTTPS only
+ * (scripts/devcert.sh makes a local pair). SIGINT or SIGTERM stops it: no new connections,
+ * in-flight requests get up to two seconds to finish, then the loop closes.
  * --workers N (default 1) serves from N loops on N threads, all accepting on
  * the one port (tornuv/workers.h). */
 #include <signal.h>
@@ -99,8 +102,9 @@ static int usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--port N] [--address A] [--max-header-size N] [--max-body-size N]\n"
-            "          [--header-timeout MS] [--idle-timeout MS] [--no-keep-alive]\n"
-            "          [--xheaders] [--access-log] [--workers N]\n",
+            "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
+            "          [--idle-timeout MS] [--no-keep-alive] [--workers N]\n"
+            "          [--xheaders] [--access-log] [--certfile FILE --keyfile FILE]\n",
             argv0);
     return 2;
 }
@@ -108,7 +112,8 @@ static int usage(const char *argv0)
 int main(int argc, char **argv)
 {
     tn_httpserver_options_t opts;
-    const char *address = "127.0.0.1";
+    const char *address = "127.0.0.1", *certfile = NULL, *keyfile = NULL;
+    tn_tls_context_t *tls = NULL;
     uint64_t port = 8888, v, nworkers = 1;
     tn_ioloop_t *loop;
     tn_httpserver_t *server;
@@ -126,6 +131,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--address") == 0 && next) {
             address = next;
             i++;
+        } else if (strcmp(a, "--certfile") == 0 && next) {
+            certfile = next;
+            i++;
+        } else if (strcmp(a, "--keyfile") == 0 && next) {
+            keyfile = next;
+            i++;
         } else if (number(next, &v) != 0) {
             return usage(argv[0]);
         } else if (strcmp(a, "--port") == 0 && v <= 65535) {
@@ -140,6 +151,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--header-timeout") == 0) {
             opts.header_timeout_ms = v;
             i++;
+        } else if (strcmp(a, "--body-timeout") == 0) {
+            opts.body_timeout_ms = v;
+            i++;
+        } else if (strcmp(a, "--write-timeout") == 0) {
+            opts.write_timeout_ms = v;
+            i++;
         } else if (strcmp(a, "--idle-timeout") == 0) {
             opts.idle_timeout_ms = v;
             i++;
@@ -150,9 +167,23 @@ int main(int argc, char **argv)
             return usage(argv[0]);
         }
     }
-    if (nworkers > 1)
-        return example_serve_workers("hello_http", worker_start, worker_stop, &opts, (int)port,
-                                     address, (unsigned)nworkers);
+    if ((certfile == NULL) != (keyfile == NULL))
+        return usage(argv[0]);
+    if (certfile != NULL) {
+        tn_tls_options_t to = {.certfile = certfile, .keyfile = keyfile};
+        int terr = tn_tls_context_new_server(&to, &tls);
+        if (terr != 0) {
+            fprintf(stderr, "hello_http: %s, %s: %s\n", certfile, keyfile, tn_strerror(terr));
+            return 1;
+        }
+        opts.ssl_options = tls;
+    }
+    if (nworkers > 1) {
+        int wrc = example_serve_workers("hello_http", tls ? "https" : "http", worker_start,
+                                        worker_stop, &opts, (int)port, address, (unsigned)nworkers);
+        tn_tls_context_free(tls);
+        return wrc;
+    }
     int err = tn_ioloop_new(&loop);
     if (err == 0)
         err = tn_httpserver_new(loop, &opts, &server);
@@ -172,11 +203,14 @@ int main(int argc, char **argv)
     tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, server);
 #endif
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("hello_http: listening on http://%s:%d/\n", address, tn_httpserver_port(server));
+    printf("hello_http: listening on %s://%s:%d/\n", tls ? "https" : "http", address,
+           tn_httpserver_port(server));
     fflush(stdout);
     tn_ioloop_start(loop);
     printf("hello_http: stopping\n");
     fflush(stdout);
     tn_httpserver_free(server, NULL, NULL);
-    return tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+    int rc = tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+    tn_tls_context_free(tls);
+    return rc;
 }

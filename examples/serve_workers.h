@@ -15,8 +15,9 @@ static inline void example_workers_stopped(tn_workers_t *workers, void *arg)
 }
 
 /* Serves until a signal stops the workers; prints "<name>: listening on
- * http://address:port/ with n workers". Returns the exit status. */
-static inline int example_serve_workers(const char *name, tn_worker_start_cb start,
+ * scheme://address:port/ with n workers". Returns the exit status. */
+static inline int example_serve_workers(const char *name, const char *scheme,
+                                        tn_worker_start_cb start,
                                         tn_worker_stop_cb stop, void *arg, int port,
                                         const char *address, unsigned n)
 {
@@ -43,7 +44,7 @@ static inline int example_serve_workers(const char *name, tn_worker_start_cb sta
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("%s: listening on http://%s:%d/ with %u workers\n", name, address,
+    printf("%s: listening on %s://%s:%d/ with %u workers\n", name, scheme, address,
            tn_workers_port(workers), n);
     tn_ioloop_start(loop);
     printf("%s: stopping\n", name);

@@ -1,19 +1,24 @@
 /* libFuzzer target: arbitrary bytes, cut into arbitrary pieces, through an
  * IOStream over an in-memory transport, consumed by a sequence of targeted
  * reads (read_until, read_until_regex, read_bytes, read_bytes partial,
- * read_into, read_some, read_until_close) with and without max_bytes, under
- * a small max_buffer_size.
+ * read_into, read_some, read_until_close, and the streaming reads
+ * tn_iostream_stream / _stream_into with chunk callbacks that go on, pause,
+ * cancel or abort) with and without max_bytes, under a small
+ * max_buffer_size.
  *
  * Input: 8 header bytes, then the payload.
  *   [0..1], [4..5] PRNG seed for piece sizes, read kinds, delimiters,
  *          patterns and read_some consumption
  *   [2]    max_buffer_size selector, [3] max_bytes selector
- *   [6]    read-kind mask (0 = all kinds), [7] largest piece size
+ *   [6]    read-kind mask (0 = all kinds; bit 7 = both streaming kinds),
+ *   [7]    largest piece size
  * Checked after every input: the bytes the reads delivered are exactly a
  * prefix of the payload, and delivered + still buffered == fed; every read
  * completes at most once and respects its own contract (a read_until piece
  * ends at its delimiter's first occurrence and within max_bytes, read_bytes
- * gets exactly n or, partial, 1..n); the close callback runs exactly once. */
+ * gets exactly n or, partial, 1..n; a streaming read's chunks are 1..chunk
+ * bytes, its final callback comes once, after them, with total == n on
+ * success); the close callback runs exactly once. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +34,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             __builtin_trap();                                                                      \
     } while (0)
 
-enum { K_UNTIL, K_REGEX, K_BYTES, K_PARTIAL, K_INTO, K_SOME, K_CLOSE, K_COUNT };
+enum {
+    K_UNTIL,
+    K_REGEX,
+    K_BYTES,
+    K_PARTIAL,
+    K_INTO,
+    K_SOME,
+    K_CLOSE,
+    K_STREAM,
+    K_STREAM_INTO,
+    K_COUNT
+};
 
 static const char *const delims[] = {"\n", "\r\n", "\r\n\r\n", "ab", "\0", "xyzzy", "aa", ";"};
 static const size_t delim_lens[] = {1, 2, 4, 2, 1, 5, 2, 1};
@@ -59,6 +75,10 @@ typedef struct {
     int closes;
     int stopped;
     int after_close_reads; /* reads started from callbacks while closing */
+    /* the streaming read */
+    uint64_t s_n, s_got;
+    int s_paused, s_lent;
+    size_t chunk_cap;
 } fz_t;
 
 static uint64_t next_rand(fz_t *f)
@@ -233,12 +253,89 @@ static size_t on_some(tn_iostream_t *s, int status, const char *data, size_t len
     return used;
 }
 
+/* What a chunk or filled callback answers: mostly go on, sometimes pause
+ * (the driver resumes), cancel, or abort. */
+static int chunk_answer(fz_t *f, tn_iostream_t *s)
+{
+    unsigned r = (unsigned)(next_rand(f) % 32);
+    if (r < 6) {
+        f->s_paused = 1;
+        return TN_PAUSE;
+    }
+    if (r == 6) {
+        CHECK(tn_iostream_stream_cancel(s) == 0);
+        CHECK(tn_iostream_stream_cancel(s) == TN_EINVAL);
+        return TN_CONTINUE;
+    }
+    if (r == 7)
+        return TN_ECALLBACK;
+    return TN_CONTINUE;
+}
+
+static void stream_piece(fz_t *f, const char *data, size_t len)
+{
+    CHECK(f->pending && f->closes == 0);
+    CHECK(len > 0 && len <= f->chunk_cap);
+    f->s_got += len;
+    CHECK(f->s_n == TN_UNTIL_CLOSE || f->s_got <= f->s_n);
+    record(f, data, len);
+}
+
+static int on_chunk(tn_iostream_t *s, const char *data, size_t len, void *arg)
+{
+    fz_t *f = arg;
+    stream_piece(f, data, len);
+    return chunk_answer(f, s);
+}
+
+static int on_alloc(tn_iostream_t *s, size_t suggested, char **base, size_t *len, void *arg)
+{
+    fz_t *f = arg;
+    (void)s;
+    CHECK(f->pending && !f->s_lent && suggested > 0);
+    size_t n = (size_t)(next_rand(f) % (sizeof(f->into) + 1));
+    if (n == 0 || (next_rand(f) & 7) == 0) {
+        f->s_paused = 1;
+        *len = 0;
+        return 0;
+    }
+    f->s_lent = 1;
+    *base = f->into;
+    *len = n;
+    return 0;
+}
+
+static int on_filled(tn_iostream_t *s, char *base, size_t len, void *arg)
+{
+    fz_t *f = arg;
+    CHECK(f->s_lent && base == f->into);
+    f->s_lent = 0;
+    stream_piece(f, base, len);
+    return chunk_answer(f, s);
+}
+
+static void on_stream_done(tn_iostream_t *s, int status, uint64_t total, void *arg)
+{
+    fz_t *f = arg;
+    CHECK(f->pending && f->closes == 0);
+    CHECK(total == f->s_got);
+    CHECK(!tn_iostream_reading(s));
+    if (status == 0 && f->s_n != TN_UNTIL_CLOSE)
+        CHECK(total == f->s_n);
+    CHECK(status == 0 || status == TN_ECLOSED || status == TN_ECANCELED || status == TN_ECALLBACK);
+    f->pending = 0;
+    f->s_paused = 0;
+    f->s_lent = 0;
+    if (!f->stopped && (!f->closed || f->after_close_reads++ < 4))
+        start_read(f);
+}
+
 static void start_read(fz_t *f)
 {
     int kind;
     do
         kind = (int)(next_rand(f) % K_COUNT);
-    while (f->kind_mask && !(f->kind_mask & (1 << kind)));
+    while (f->kind_mask && !(f->kind_mask & (1 << (kind >= K_STREAM ? 7 : kind))));
     size_t max = f->max_bytes;
     int err;
     f->kind = kind;
@@ -266,6 +363,16 @@ static void start_read(fz_t *f)
     case K_SOME:
         err = tn_iostream_read_some(f->s, on_some, f);
         break;
+    case K_STREAM:
+    case K_STREAM_INTO:
+        f->s_n = (next_rand(f) & 3) == 0 ? TN_UNTIL_CLOSE : next_rand(f) % 2000;
+        f->s_got = 0;
+        f->s_paused = 0;
+        if (kind == K_STREAM)
+            err = tn_iostream_stream(f->s, f->s_n, on_chunk, on_stream_done, f);
+        else
+            err = tn_iostream_stream_into(f->s, f->s_n, on_alloc, on_filled, on_stream_done, f);
+        break;
     default:
         err = tn_iostream_read_until_close(f->s, on_read, f);
         break;
@@ -274,6 +381,7 @@ static void start_read(fz_t *f)
         /* Only a closed stream with nothing to satisfy the read refuses it
          * (read_until_close never does: it completes with what is left). */
         CHECK(err == TN_ECLOSED && f->closed && kind != K_CLOSE);
+        CHECK(tn_iostream_buffered(f->s) == 0 || kind < K_STREAM);
         f->pending = 0;
     }
 }
@@ -319,7 +427,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.loop = shared_loop;
     f.rng = 0x9E3779B97F4A7C15ull ^
             ((uint64_t)data[0] << 8 | data[1] | (uint64_t)data[4] << 16 | (uint64_t)data[5] << 24);
-    f.kind_mask = data[6] & 0x7f;
+    f.kind_mask = data[6];
     f.max_bytes = maxes[data[3] % 8];
     f.payload = (const char *)data + 8;
     f.payload_len = size - 8;
@@ -327,6 +435,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t max_piece = (size_t)data[7] + 1;
     tn_iostream_options_t opts = {.max_buffer_size = bufsizes[data[2] % 8]};
     CHECK(tn_iostream_new(f.loop, &ops, &f, &opts, &f.s) == 0);
+    /* the stream's own clamp: a chunk is at most half the buffer cap */
+    f.chunk_cap = TN_IOSTREAM_DEFAULT_CHUNK;
+    if (f.chunk_cap > opts.max_buffer_size / 2)
+        f.chunk_cap = opts.max_buffer_size / 2;
     tn_iostream_set_close_callback(f.s, on_close, &f);
     start_read(&f);
 
@@ -337,6 +449,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (f.fed < f.payload_len && !f.closed && idle_turns < 4) {
         if (!f.reading) {
             turn(f.loop);
+            if (f.s_paused && f.pending && !f.closed && !f.reading) {
+                f.s_paused = 0;
+                CHECK(tn_iostream_stream_resume(f.s) == 0);
+                turn(f.loop);
+            }
             if (!f.reading && !f.pending && !f.closed)
                 start_read(&f);
             idle_turns = f.reading ? 0 : idle_turns + 1;

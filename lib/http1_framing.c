@@ -53,7 +53,14 @@ void tn__h1scan_init(tn__h1scan_t *s, size_t max_bytes, size_t max_count)
     s->max_count = max_count ? max_count : TN_HTTP_DEFAULT_MAX_HEADER_COUNT;
     s->bytes = 0;
     s->count = 0;
+    s->line_start = 0;
     s->state = ST_START;
+    s->empty_lines = 0;
+}
+
+void tn__h1scan_trailer(tn__h1scan_t *s)
+{
+    s->state = ST_LINE;
 }
 
 int tn__h1scan_feed(tn__h1scan_t *s, const char *data, size_t len, size_t *consumed)
@@ -85,24 +92,22 @@ int tn__h1scan_feed(tn__h1scan_t *s, const char *data, size_t len, size_t *consu
         switch (st) {
         case ST_START:
             if (c == '\r') {
-                st = (s->bytes + i == 0) ? ST_START_EMPTY_CR : ST_START_CR;
+                st = (s->bytes + i == s->line_start) ? ST_START_EMPTY_CR : ST_START_CR;
             } else if (c == '\n' || is_bad_ctl(c) || c == '\t') {
                 rc = TN_EHTTP;
                 goto out;
             }
             break;
         case ST_START_EMPTY_CR:
-            /* One empty line before the request line is tolerated (RFC 9112
-             * 2.2); a second one is not (it would be an unbounded preamble). */
-            if (c != '\n') {
+            /* TN__H1_MAX_EMPTY_LINES empty lines before the request line are
+             * ignored (RFC 9112 2.2); one more is not (it would be an
+             * unbounded preamble, or an empty request line). */
+            if (c != '\n' || ++s->empty_lines > TN__H1_MAX_EMPTY_LINES) {
                 rc = TN_EHTTP;
                 goto out;
             }
+            s->line_start = s->bytes + i + 1;
             st = ST_START;
-            if (s->bytes + i != 1) {
-                rc = TN_EHTTP;
-                goto out;
-            }
             break;
         case ST_START_CR:
         case ST_VALUE_CR:
@@ -255,6 +260,10 @@ int tn__h1frame_field(tn__h1frame_t *f, const char *name, size_t name_len, const
             return TN_EHTTP;
         f->te_chunked = 1;
     } else if (tn__h1_token_eq(name, name_len, "host")) {
+        /* Exactly one, and a valid uri-host[:port]: a proxy that reads an
+         * odd Host differently would route the request elsewhere. */
+        if (!tn__h1_host_ok(value, value_len))
+            return TN_EHTTP;
         if (f->host_count < 255)
             f->host_count++;
     } else if (tn__h1_token_eq(name, name_len, "connection")) {
@@ -295,37 +304,136 @@ int tn__h1frame_keep_alive(const tn__h1frame_t *f, int version, int body_kind, i
     return 0;
 }
 
+/* ---- chunk-size lines ---------------------------------------------------- */
+
+enum {
+    CK_SIZE = 0, /* hex digits */
+    CK_BWS,      /* whitespace that must be followed by ';' */
+    CK_SEMI,     /* after ';': BWS, then a name */
+    CK_NAME,     /* inside an extension name */
+    CK_NAME_BWS, /* whitespace after a name: '=' or ';' must follow */
+    CK_EQ,       /* after '=': BWS, then a token or a quoted-string */
+    CK_VAL,      /* inside a token value */
+    CK_QUOTED,   /* inside a quoted-string */
+    CK_QPAIR,    /* after a backslash in a quoted-string */
+    CK_QEND,     /* after the closing quote */
+    CK_CR,       /* CR seen: LF must follow */
+};
+
+void tn__h1chunk_init(tn__h1chunk_t *c, size_t max_ext)
+{
+    c->size = 0;
+    c->digits = 0;
+    c->ext = 0;
+    c->max_ext = max_ext ? max_ext : TN_HTTP_DEFAULT_MAX_CHUNK_EXT_SIZE;
+    c->state = CK_SIZE;
+}
+
+int tn__h1_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The state after one byte of a chunk-size line, or -1 when it is invalid
+ * there. CK_CR and the end are the caller's. */
+static int chunk_step(tn__h1chunk_t *c, int st, unsigned char b)
+{
+    int ws = b == ' ' || b == '\t';
+    switch (st) {
+    case CK_SIZE: {
+        int d = tn__h1_hexval(b);
+        if (d >= 0) {
+            if (++c->digits > 16)
+                return -1; /* more than 64 bits */
+            c->size = (c->size << 4) | (uint64_t)d;
+            return CK_SIZE;
+        }
+        if (c->digits == 0)
+            return -1;
+        return b == ';' ? CK_SEMI : ws ? CK_BWS : b == '\r' ? CK_CR : -1;
+    }
+    case CK_BWS:
+        return ws ? CK_BWS : b == ';' ? CK_SEMI : -1;
+    case CK_SEMI:
+        return ws ? CK_SEMI : tchar[b] ? CK_NAME : -1;
+    case CK_NAME:
+        if (tchar[b])
+            return CK_NAME;
+        return b == '=' ? CK_EQ : b == ';' ? CK_SEMI : ws ? CK_NAME_BWS : b == '\r' ? CK_CR : -1;
+    case CK_NAME_BWS:
+        return ws ? CK_NAME_BWS : b == '=' ? CK_EQ : b == ';' ? CK_SEMI : -1;
+    case CK_EQ:
+        return ws ? CK_EQ : b == '"' ? CK_QUOTED : tchar[b] ? CK_VAL : -1;
+    case CK_VAL:
+        if (tchar[b])
+            return CK_VAL;
+        return b == ';' ? CK_SEMI : ws ? CK_BWS : b == '\r' ? CK_CR : -1;
+    case CK_QUOTED:
+        /* qdtext: HTAB, SP, 0x21, 0x23-0x5B, 0x5D-0x7E, obs-text */
+        if (b == '"')
+            return CK_QEND;
+        if (b == '\\')
+            return CK_QPAIR;
+        return (ws || (b >= 0x21 && b != 0x7f)) ? CK_QUOTED : -1;
+    case CK_QPAIR:
+        return (ws || (b >= 0x21 && b != 0x7f)) ? CK_QUOTED : -1;
+    case CK_QEND:
+        return b == ';' ? CK_SEMI : ws ? CK_BWS : b == '\r' ? CK_CR : -1;
+    default:
+        return -1;
+    }
+}
+
+int tn__h1chunk_feed(tn__h1chunk_t *c, const char *data, size_t len, size_t *consumed)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    int st = c->state;
+    int rc = TN__H1SCAN_MORE;
+    for (i = 0; i < len; i++) {
+        if (st == CK_CR) {
+            if (p[i] != '\n') {
+                rc = TN_EHTTP; /* a CR not followed by LF */
+                break;
+            }
+            i++;
+            rc = TN__H1SCAN_DONE;
+            break;
+        }
+        int next = chunk_step(c, st, p[i]);
+        if (next < 0) {
+            rc = TN_EHTTP;
+            break;
+        }
+        /* every byte between the digits and the CR counts */
+        if (next != CK_SIZE && next != CK_CR && ++c->ext > c->max_ext) {
+            rc = TN_EHTTP;
+            break;
+        }
+        st = next;
+    }
+    c->state = (unsigned char)st;
+    *consumed = i;
+    return rc;
+}
+
 int tn__h1_chunk_size(const char *line, size_t len, size_t max_ext, uint64_t *size)
 {
-    uint64_t v = 0;
-    size_t i = 0;
-    if (max_ext == 0)
-        max_ext = TN_HTTP_DEFAULT_MAX_CHUNK_EXT_SIZE;
-    for (; i < len; i++) {
-        unsigned char c = (unsigned char)line[i];
-        unsigned d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            break;
-        if (v >> 59)
-            return TN_EHTTP; /* the next digit would pass 2^63 */
-        v = (v << 4) | d;
-    }
-    if (i == 0)
+    tn__h1chunk_t c;
+    size_t n = 0;
+    tn__h1chunk_init(&c, max_ext);
+    if (tn__h1chunk_feed(&c, line, len, &n) != TN__H1SCAN_MORE || n != len)
+        return TN_EHTTP; /* a CR/LF inside the line, or invalid */
+    if (tn__h1chunk_feed(&c, "\r\n", 2, &n) != TN__H1SCAN_DONE)
         return TN_EHTTP;
-    if (i < len) {
-        size_t j;
-        if (line[i] != ';' || len - i > max_ext)
-            return TN_EHTTP;
-        for (j = i + 1; j < len; j++)
-            if (is_bad_ctl((unsigned char)line[j]))
-                return TN_EHTTP;
-    }
-    *size = v;
+    if (c.size >> 63)
+        return TN_EHTTP; /* this helper's contract: sizes below 2^63 */
+    *size = c.size;
     return 0;
 }

@@ -7,6 +7,15 @@
 
 enum { P_HEAD = 0, P_BODY, P_DONE, P_DEAD };
 
+/* Where the body framing is (P_BODY). */
+enum {
+    B_DATA = 0, /* Content-Length or chunk data: data_left bytes */
+    B_SIZE,     /* a chunk-size line */
+    B_DATA_CR,  /* the CRLF after chunk data */
+    B_DATA_LF,
+    B_TRAILER, /* the trailer section after the last chunk */
+};
+
 static tn__h1parser_t *self(llhttp_t *l)
 {
     return (tn__h1parser_t *)l->data;
@@ -77,6 +86,9 @@ static int on_headers_complete(llhttp_t *l)
     int major = llhttp_get_http_major(l), minor = llhttp_get_http_minor(l);
 
     p->version = (major == 1 && (minor == 0 || minor == 1)) ? 10 + minor : -1;
+    rc = tn__h1_target(p->method, p->method_len, p->url, p->url_len, &p->target);
+    if (rc < 0)
+        return fail(p, 400, TN_EHTTP);
     for (i = 0; i < p->field_count; i++) {
         const tn__h1field_t *f = &p->fields[i];
         if (tn__h1frame_field(&p->frame, f->name, f->name_len, f->value, f->value_len) < 0)
@@ -85,6 +97,10 @@ static int on_headers_complete(llhttp_t *l)
     kind = tn__h1frame_decide(&p->frame, p->version);
     if (kind < 0)
         return fail(p, 400, TN_EHTTP);
+    /* A well-formed CONNECT asks for a tunnel, which an origin server does
+     * not offer: 405 and close (the body framing was checked first). */
+    if (rc == TN__H1TARGET_AUTHORITY)
+        return fail(p, 405, TN_EHTTP);
     p->body_kind = kind;
     p->keep_alive = tn__h1frame_keep_alive(&p->frame, p->version, kind,
                                            tn__h1_token_eq(p->method, p->method_len, "get") ||
@@ -94,42 +110,21 @@ static int on_headers_complete(llhttp_t *l)
     /* Checked after on_headers so the application may raise the limit. */
     if (kind == TN__H1BODY_LENGTH && p->frame.content_length > p->max_body)
         return fail(p, 413, TN_ETOOLARGE);
-    return kind == TN__H1BODY_NONE ? 1 : 0;
-}
-
-static int on_body(llhttp_t *l, const char *at, size_t len)
-{
-    tn__h1parser_t *p = self(l);
-    int rc;
-    p->body_bytes += len;
-    if (p->body_bytes > p->max_body)
-        return fail(p, 413, TN_ETOOLARGE);
-    if (p->cbs->on_body && (rc = p->cbs->on_body(p, at, len, p->arg)) < 0)
-        return fail(p, 0, rc);
-    /* llhttp keeps its place after a span callback that pauses. */
-    return p->pause ? HPE_PAUSED : 0;
-}
-
-static int on_chunk_ext(llhttp_t *l, const char *at, size_t len)
-{
-    tn__h1parser_t *p = self(l);
-    (void)at;
-    p->chunk_ext_bytes += len;
-    if (p->chunk_ext_bytes > p->limits.max_chunk_ext_size)
-        return fail(p, 400, TN_EHTTP);
-    return 0;
-}
-
-static int on_chunk_complete(llhttp_t *l)
-{
-    self(l)->chunk_ext_bytes = 0;
-    return 0;
+    /* llhttp skips the body: it is framed by tn__h1parser_feed. */
+    return 1;
 }
 
 static int on_message_complete(llhttp_t *l)
 {
     tn__h1parser_t *p = self(l);
     int rc;
+    if (p->body_kind != TN__H1BODY_NONE) {
+        p->phase = P_BODY;
+        p->body_state = p->body_kind == TN__H1BODY_LENGTH ? B_DATA : B_SIZE;
+        p->data_left = p->frame.content_length;
+        tn__h1chunk_init(&p->chunk, p->limits.max_chunk_ext_size);
+        return HPE_PAUSED;
+    }
     p->phase = P_DONE;
     if (p->cbs->on_complete && (rc = p->cbs->on_complete(p, p->arg)) < 0)
         return fail(p, 0, rc);
@@ -144,10 +139,6 @@ static const llhttp_settings_t k_settings = {
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_chunk_extension_name = on_chunk_ext,
-    .on_chunk_extension_value = on_chunk_ext,
-    .on_chunk_complete = on_chunk_complete,
     .on_message_complete = on_message_complete,
 };
 
@@ -164,12 +155,13 @@ static void reset_message(tn__h1parser_t *p)
     p->keep_alive = 0;
     p->max_body = p->limits.max_body_size;
     p->body_bytes = 0;
-    p->chunk_ext_bytes = 0;
+    p->data_left = 0;
+    p->body_state = B_DATA;
+    memset(&p->target, 0, sizeof p->target);
     p->status = 0;
     p->cb_error = 0;
     p->phase = P_HEAD;
     p->pause = 0;
-    p->llhttp_paused = 0;
 }
 
 int tn__h1parser_init(tn__h1parser_t *p, const tn__h1parser_limits_t *limits,
@@ -216,32 +208,121 @@ void tn__h1parser_free(tn__h1parser_t *p)
     p->owns_fields = 0;
 }
 
-/* Runs llhttp over [data, data+len) and maps its verdict. */
-static long long run(tn__h1parser_t *p, const char *data, size_t len)
+static long long dead(tn__h1parser_t *p, int status, int code)
+{
+    p->phase = P_DEAD;
+    p->status = status;
+    p->cb_error = code;
+    return code;
+}
+
+/* Runs llhttp over a complete head [data, data+len) and maps its verdict:
+ * it stops (paused) at the end of the head, the body being ours. */
+static long long run_head(tn__h1parser_t *p, const char *data, size_t len)
 {
     llhttp_errno_t err = llhttp_execute(&p->llhttp, data, len);
-    if (err == HPE_OK)
+    if ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) &&
+        (p->phase == P_DONE || p->phase == P_BODY))
         return (long long)len;
-    if (err == HPE_PAUSED && p->phase == P_DONE)
-        return (long long)(llhttp_get_error_pos(&p->llhttp) - data);
-    if (err == HPE_PAUSED && p->pause) {
-        p->llhttp_paused = 1;
-        return (long long)(llhttp_get_error_pos(&p->llhttp) - data);
-    }
-    p->phase = P_DEAD;
-    if (err == HPE_USER || p->cb_error) {
-        if (p->cb_error == 0) {
-            p->status = 400;
-            p->cb_error = TN_EHTTP;
+    if (p->cb_error)
+        return dead(p, p->status, p->cb_error);
+    return dead(p, 400, TN_EHTTP); /* llhttp refused it, or did not finish it */
+}
+
+static long long body_span(tn__h1parser_t *p, const char *data, size_t len)
+{
+    int rc;
+    p->body_bytes += len;
+    if (p->body_bytes > p->max_body)
+        return dead(p, 413, TN_ETOOLARGE);
+    if (p->cbs->on_body && (rc = p->cbs->on_body(p, data, len, p->arg)) < 0)
+        return dead(p, 0, rc);
+    return 0;
+}
+
+static long long body_done(tn__h1parser_t *p)
+{
+    int rc;
+    p->phase = P_DONE;
+    if (p->cbs->on_complete && (rc = p->cbs->on_complete(p, p->arg)) < 0)
+        return dead(p, 0, rc);
+    return 0;
+}
+
+/* Frames the body: Content-Length bytes, or chunks (RFC 9112 7.1) with
+ * strict size lines, CRLF after each chunk's data and a trailer section
+ * that counts against the header limits. Returns the bytes consumed. */
+static long long body(tn__h1parser_t *p, const char *data, size_t len)
+{
+    size_t off = 0, c = 0;
+    long long rc = 0;
+    int r;
+    while (off < len && p->phase == P_BODY && !p->pause) {
+        switch (p->body_state) {
+        case B_DATA: {
+            size_t n = len - off;
+            if (n > p->data_left)
+                n = (size_t)p->data_left;
+            p->data_left -= n;
+            if ((rc = body_span(p, data + off, n)) < 0)
+                return rc;
+            off += n;
+            if (p->data_left == 0) {
+                if (p->body_kind == TN__H1BODY_LENGTH)
+                    rc = body_done(p);
+                else
+                    p->body_state = B_DATA_CR;
+            }
+            break;
         }
-        return p->cb_error;
+        case B_SIZE:
+            r = tn__h1chunk_feed(&p->chunk, data + off, len - off, &c);
+            off += c;
+            if (r < 0)
+                return dead(p, 400, TN_EHTTP);
+            if (r == TN__H1SCAN_DONE) {
+                /* Refused before any of its data arrives. */
+                if (p->chunk.size > p->max_body - p->body_bytes)
+                    return dead(p, 413, TN_ETOOLARGE);
+                p->data_left = p->chunk.size;
+                if (p->chunk.size == 0) {
+                    tn__h1scan_trailer(&p->scan);
+                    p->body_state = B_TRAILER;
+                } else {
+                    p->body_state = B_DATA;
+                }
+            }
+            break;
+        case B_DATA_CR:
+        case B_DATA_LF:
+            if (data[off] != (p->body_state == B_DATA_CR ? '\r' : '\n'))
+                return dead(p, 400, TN_EHTTP);
+            off++;
+            if (p->body_state == B_DATA_LF) {
+                tn__h1chunk_init(&p->chunk, p->limits.max_chunk_ext_size);
+                p->body_state = B_SIZE;
+            } else {
+                p->body_state = B_DATA_LF;
+            }
+            break;
+        default: /* B_TRAILER */
+            r = tn__h1scan_feed(&p->scan, data + off, len - off, &c);
+            off += c;
+            if (r < 0)
+                return dead(p, r == TN_ETOOLARGE ? 431 : 400, r);
+            if (r == TN__H1SCAN_DONE)
+                rc = body_done(p);
+            break;
+        }
+        if (rc < 0)
+            return rc;
     }
-    p->status = 400;
-    return TN_EHTTP;
+    return (long long)off;
 }
 
 long long tn__h1parser_feed(tn__h1parser_t *p, const char *data, size_t len)
 {
+    size_t off = 0;
     if (p->phase == P_DONE)
         return 0;
     if (p->phase == P_DEAD)
@@ -256,34 +337,27 @@ long long tn__h1parser_feed(tn__h1parser_t *p, const char *data, size_t len)
             p->scanned = len;
             return 0;
         }
-        if (rc < 0) {
-            p->phase = P_DEAD;
-            p->status = rc == TN_ETOOLARGE ? 431 : 400;
-            return rc;
-        }
-        p->phase = P_BODY;
-        size_t hdr = p->scanned + c;
-        long long n = run(p, data, hdr);
-        if (n < 0 || p->phase != P_BODY || hdr == len)
+        if (rc < 0)
+            return dead(p, rc == TN_ETOOLARGE ? 431 : 400, rc);
+        off = p->scanned + c;
+        long long n = run_head(p, data, off);
+        if (n < 0)
             return n;
-        /* The body's first bytes often arrive with the headers. */
-        long long m = run(p, data + hdr, len - hdr);
-        return m < 0 ? m : n + m;
+        if (p->phase != P_BODY)
+            return n;
     }
-    if (p->pause)
-        return 0;
-    if (p->llhttp_paused) {
-        p->llhttp_paused = 0;
-        llhttp_resume(&p->llhttp);
-    }
-    return run(p, data, len);
+    /* The body's first bytes often arrive with the headers. */
+    if (p->pause || off == len)
+        return (long long)off;
+    long long m = body(p, data + off, len - off);
+    return m < 0 ? m : (long long)off + m;
 }
 
 void tn__h1parser_next(tn__h1parser_t *p)
 {
     if (p->phase != P_DONE)
         return;
-    llhttp_resume(&p->llhttp);
+    llhttp_reset(&p->llhttp);
     reset_message(p);
 }
 

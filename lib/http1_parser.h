@@ -54,20 +54,23 @@ struct tn__h1parser_s {
     size_t method_len;
     const char *url;
     size_t url_len;
-    int version; /* 10 or 11 */
+    tn__h1target_t target; /* the target's form and authority (absolute-form) */
+    int version;           /* 10 or 11 */
     int body_kind;
     int keep_alive;
     uint64_t max_body; /* for this request; settable from on_headers */
     uint64_t body_bytes;
-    size_t chunk_ext_bytes;
-    int status;   /* HTTP status to answer with on error (400/413/431) */
-    int cb_error; /* code returned by a callback */
+    /* The body is framed here, not by llhttp: llhttp parses the head only. */
+    tn__h1chunk_t chunk; /* the chunk-size line being read */
+    uint64_t data_left;  /* bytes left of the Content-Length body or chunk */
+    int status;          /* HTTP status to answer with on error (400/405/413/431) */
+    int cb_error;        /* code returned by a callback */
     unsigned char phase;
+    unsigned char body_state;
     unsigned char owns_fields;
     /* Set by the owner (e.g. from on_body) to stop feeding body bytes after
      * the current span; feeds return 0 while set. */
     unsigned char pause;
-    unsigned char llhttp_paused;
 };
 
 /** Initializes (allocates the field table). Returns 0 or TN_ENOMEM. */
@@ -82,8 +85,11 @@ int tn__h1parser_init_shared(tn__h1parser_t *p, const tn__h1parser_limits_t *lim
 void tn__h1parser_free(tn__h1parser_t *p);
 
 /** Feeds the unconsumed buffer. Returns the bytes consumed (>= 0), or a
- * negative code: TN_EHTTP (p->status 400), TN_ETOOLARGE (p->status 431 or
- * 413), or a callback's own negative code. After an error the parser is dead. */
+ * negative code: TN_EHTTP (p->status 400, or 405 for a well-formed CONNECT,
+ * which tornuv does not serve), TN_ETOOLARGE (p->status 431 for the head or
+ * the trailers, 413 for the body, as soon as a Content-Length or a chunk
+ * size says it will not fit), or a callback's own negative code (p->status
+ * 0). After an error the parser is dead. */
 long long tn__h1parser_feed(tn__h1parser_t *p, const char *data, size_t len);
 
 /** After on_complete: prepares for the next pipelined request. */

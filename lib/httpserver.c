@@ -43,8 +43,8 @@ int tn_httpserver_new(tn_ioloop_t *loop, const tn_httpserver_options_t *opts,
     DEF(max_body_size, TN_HTTP_DEFAULT_MAX_BODY_SIZE);
     DEF(max_chunk_ext_size, TN_HTTP_DEFAULT_MAX_CHUNK_EXT_SIZE);
     DEF(header_timeout_ms, TN_HTTP_DEFAULT_HEADER_TIMEOUT_MS);
-    DEF(body_timeout_ms, TN_HTTP_DEFAULT_BODY_TIMEOUT_MS);
     DEF(idle_timeout_ms, TN_HTTP_DEFAULT_IDLE_TIMEOUT_MS);
+    DEF(write_timeout_ms, TN_HTTP_DEFAULT_WRITE_TIMEOUT_MS);
     DEF(close_linger_ms, TN_HTTP_DEFAULT_CLOSE_LINGER_MS);
     DEF(max_write_buffer, TN_HTTP_DEFAULT_MAX_WRITE_BUFFER);
 #undef DEF
@@ -82,6 +82,7 @@ int tn_httpserver_new(tn_ioloop_t *loop, const tn_httpserver_options_t *opts,
     to.handle_stream = tn__hconn_on_stream;
     to.arg = srv;
     to.max_connections = o->max_connections;
+    to.ssl_options = o->ssl_options;
     /* The read buffer must hold a whole header section plus a read chunk. */
     to.stream_options.max_buffer_size = o->max_header_size + 2 * TN_IOSTREAM_DEFAULT_CHUNK;
     if ((err = tn_tcpserver_new(loop, &to, &srv->tcp)) != 0)

@@ -21,6 +21,12 @@ int tn__hbody_deliver(conn_t *c, const char *data, size_t len)
             return srv->delegate.data_received(r, data, len, srv->opts.delegate_arg);
         return 0;
     }
+    if (r->body_cb) {
+        int rc = r->body_cb(r, data, len, r->body_arg);
+        if (rc == TN_PAUSE)
+            tn_http_request_pause_body(r);
+        return rc < 0 ? rc : 0;
+    }
     if (r->body_len + len > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap : 1024;
         while (cap < r->body_len + len)

@@ -32,6 +32,8 @@
 
 /* ---- timers ------------------------------------------------------------- */
 
+static void fail_request(conn_t *c, int status);
+
 static void on_timer(tn_ioloop_t *loop, void *arg)
 {
     conn_t *c = arg;
@@ -45,6 +47,13 @@ static void on_timer(tn_ioloop_t *loop, void *arg)
         return;
     }
     c->deadline = 0;
+    if (c->state == ST_BODY) {
+        /* The body did not arrive in time: 408 unless a response started
+         * (then the peer just sees the close), and the lingering close. */
+        tn_log(TN_LOG_DEBUG, "HTTP request body from %s timed out", c->ip);
+        fail_request(c, 408);
+        return;
+    }
     if (c->state != ST_LINGER)
         tn_log(TN_LOG_DEBUG, "HTTP connection from %s timed out", c->ip);
     tn__hconn_close(c);
@@ -52,10 +61,10 @@ static void on_timer(tn_ioloop_t *loop, void *arg)
 
 /* The armed timer is moved only when the new deadline is earlier; a later
  * one is picked up when the timer fires (most deadlines only move later). */
-void tn__hconn_set_deadline(conn_t *c, uint64_t ms)
+static void set_deadline_at(conn_t *c, uint64_t at)
 {
     tn_ioloop_t *loop = c->server->loop;
-    c->deadline = tn_ioloop_time_ms(loop) + ms;
+    c->deadline = at;
     if (c->timer != 0 && c->deadline < c->timer_at) {
         tn_ioloop_remove_timeout(loop, c->timer);
         c->timer = 0;
@@ -66,9 +75,82 @@ void tn__hconn_set_deadline(conn_t *c, uint64_t ms)
     }
 }
 
+void tn__hconn_set_deadline(conn_t *c, uint64_t ms)
+{
+    set_deadline_at(c, tn_ioloop_time_ms(c->server->loop) + ms);
+}
+
 void tn__hconn_clear_deadline(conn_t *c)
 {
     c->deadline = 0; /* the timer, if armed, finds nothing to do */
+}
+
+void tn__hconn_arm_body_deadline(conn_t *c)
+{
+    uint64_t stall = tn_ioloop_time_ms(c->server->loop) + c->server->opts.idle_timeout_ms;
+    set_deadline_at(c, c->body_deadline && c->body_deadline < stall ? c->body_deadline : stall);
+}
+
+/* ---- the write timeout ---------------------------------------------------- */
+
+/* Looks at the output a few times per write timeout: bytes that left tornuv
+ * since the last look are progress; none for write_timeout_ms while some
+ * still wait is a peer that stopped reading (nginx's send_timeout). */
+static void on_write_timer(tn_ioloop_t *loop, void *arg)
+{
+    conn_t *c = arg;
+    uint64_t limit = c->server->opts.write_timeout_ms;
+    c->wtimer = 0;
+    if (c->closing)
+        return;
+    size_t unsent = tn_iostream_write_buffered(c->stream);
+    if (unsent == 0)
+        return; /* everything reached the OS: nothing to watch */
+    uint64_t now = tn_ioloop_time_ms(loop);
+    uint64_t gone = c->out_queued - unsent;
+    if (gone != c->out_gone) {
+        c->out_gone = gone;
+        c->out_moved_at = now;
+    } else if (now - c->out_moved_at >= limit) {
+        tn_log(TN_LOG_DEBUG, "HTTP connection from %s: write timed out with %llu bytes unsent",
+               c->ip, (unsigned long long)unsent);
+        tn__hconn_close(c);
+        return;
+    }
+    uint64_t step = limit / 4 ? limit / 4 : 1;
+    uint64_t at = c->out_moved_at + limit;
+    if (at > now + step)
+        at = now + step;
+    c->wtimer = tn_ioloop_call_at(loop, at, on_write_timer, c);
+}
+
+void tn__hconn_watch_output(conn_t *c, size_t n)
+{
+    c->out_queued += n;
+    if (c->wtimer || c->closing)
+        return;
+    size_t unsent = tn_iostream_write_buffered(c->stream);
+    if (unsent == 0)
+        return;
+    tn_ioloop_t *loop = c->server->loop;
+    uint64_t limit = c->server->opts.write_timeout_ms;
+    c->out_gone = c->out_queued - unsent;
+    c->out_moved_at = tn_ioloop_time_ms(loop);
+    c->wtimer =
+        tn_ioloop_call_at(loop, c->out_moved_at + (limit / 4 ? limit / 4 : 1), on_write_timer, c);
+}
+
+static void stop_timers(conn_t *c)
+{
+    tn_ioloop_t *loop = c->server->loop;
+    if (c->timer) {
+        tn_ioloop_remove_timeout(loop, c->timer);
+        c->timer = 0;
+    }
+    if (c->wtimer) {
+        tn_ioloop_remove_timeout(loop, c->wtimer);
+        c->wtimer = 0;
+    }
 }
 
 static void access_log(conn_t *c)
@@ -114,8 +196,9 @@ static void fail_request(conn_t *c, int status)
         tn_log(TN_LOG_INFO, "Malformed HTTP request from %s: %d", c->ip, status);
         send_error(c, status);
     }
+    int answered = r->active && r->finished;
     tn__hreq_abandon(c);
-    if (status)
+    if (status || answered)
         tn__hconn_linger(c);
     else
         tn__hconn_close(c);
@@ -154,7 +237,7 @@ static int on_headers(tn__h1parser_t *p, void *arg)
             return rc;
     }
     memcpy(r->remote_ip, c->ip, sizeof r->remote_ip);
-    r->protocol = "http";
+    r->protocol = tn_tls_is_tls(c->stream) ? "https" : "http";
     if (srv->opts.xheaders)
         tn__hreq_apply_xheaders(r, srv);
     r->is_head = tn__h1_token_eq(p->method, p->method_len, "head");
@@ -175,6 +258,12 @@ static int on_headers(tn__h1parser_t *p, void *arg)
         return rc;
     /* Views into the header arena are taken once it no longer changes. */
     r->host = tn_headers_get(r->headers, "Host", &r->host_len);
+    if (p->target.form == TN__H1TARGET_ABSOLUTE) {
+        /* RFC 9112 3.2.2: an absolute-form target's authority wins over Host
+         * (the parser checked it by the Host rules); r->line holds the URL. */
+        r->host = r->line + p->method_len + 1 + (p->target.authority - p->url);
+        r->host_len = p->target.authority_len;
+    }
     if (!r->host) {
         r->host = "127.0.0.1";
         r->host_len = 9;
@@ -189,12 +278,21 @@ static int on_headers(tn__h1parser_t *p, void *arg)
             return rc;
         if (c->closing || c->fatal)
             return TN_ECLOSED;
+    } else if (srv->opts.headers_cb) {
+        r->in_headers_cb = 1;
+        srv->opts.headers_cb(r, srv->opts.request_arg);
+        r->in_headers_cb = 0;
+        if (c->closing || c->fatal)
+            return TN_ECLOSED;
     }
     p->max_body = r->max_body;
     if (p->body_kind != TN__H1BODY_NONE) {
-        tn__hconn_set_deadline(c, r->body_timeout_ms);
+        c->body_start = tn_ioloop_time_ms(srv->loop);
+        c->body_deadline = r->body_timeout_ms ? c->body_start + r->body_timeout_ms : 0;
+        tn__hconn_arm_body_deadline(c);
         if (p->frame.expect_continue && r->version == 11 && !r->headers_written &&
-            !(p->body_kind == TN__H1BODY_LENGTH && p->frame.content_length > p->max_body)) {
+            !(p->body_kind == TN__H1BODY_LENGTH && p->frame.content_length > p->max_body) &&
+            !(r->continue_held = r->paused)) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             tn_buf_t b = {cont, sizeof cont - 1};
             if ((rc = tn__hconn_send(c, &b, 1, NULL, NULL)) != 0)
@@ -209,7 +307,6 @@ static int on_body(tn__h1parser_t *p, const char *data, size_t len, void *arg)
     conn_t *c = arg;
     tn_http_request_t *r = &c->req;
     int rc;
-    (void)p;
     if (r->zs)
         rc = tn__hbody_inflate(c, data, len, 0);
     else
@@ -218,9 +315,14 @@ static int on_body(tn__h1parser_t *p, const char *data, size_t len, void *arg)
         return rc;
     if (c->closing || c->fatal)
         return TN_ECLOSED;
+    /* A pause on the last byte of a Content-Length body does not stop the
+     * parser: nothing would arrive to restart it, so the request completes
+     * (the application holds its own handling until it resumes). */
     if (r->paused)
-        c->parser.pause = 1;
-    tn__hconn_set_deadline(c, r->body_timeout_ms);
+        c->parser.pause =
+            !(p->body_kind == TN__H1BODY_LENGTH && p->body_bytes >= p->frame.content_length);
+    else
+        tn__hconn_arm_body_deadline(c);
     return 0;
 }
 
@@ -292,6 +394,8 @@ static void release_request_memory(conn_t *c)
     c->scratch = NULL;
 }
 
+static void begin_handover(conn_t *c);
+
 /* Request and response are both complete: on to the next one. */
 void tn__hconn_advance(conn_t *c)
 {
@@ -301,6 +405,11 @@ void tn__hconn_advance(conn_t *c)
     access_log(c);
     c->requests++;
     r->active = 0;
+    if (c->detach_cb) {
+        if (!c->detaching)
+            begin_handover(c);
+        return;
+    }
     if (!keep || srv->closing_all) {
         tn__hconn_linger(c);
         return;
@@ -432,24 +541,17 @@ void tn__hconn_close(conn_t *c)
         return;
     c->closing = 1;
     tn__hconn_clear_deadline(c);
-    if (c->timer) {
-        tn_ioloop_remove_timeout(c->server->loop, c->timer);
-        c->timer = 0;
-    }
+    stop_timers(c);
     (void)tn__hconn_flush_cork(c);
     tn_iostream_close(c->stream);
 }
 
-static void on_stream_close(tn_iostream_t *s, void *arg)
+/* Frees the connection and lets the server know it is gone. */
+static void release_conn(conn_t *c)
 {
-    conn_t *c = arg;
     tn_httpserver_t *srv = c->server;
-    (void)s;
     c->closing = 1;
-    if (c->timer) {
-        tn_ioloop_remove_timeout(srv->loop, c->timer);
-        c->timer = 0;
-    }
+    stop_timers(c);
     tn__hreq_abandon(c);
     tn__hreq_free(&c->req);
     tn__h1parser_free(&c->parser);
@@ -477,6 +579,72 @@ static void on_stream_close(tn_iostream_t *s, void *arg)
             srv->closed_cb(srv, 0, srv->closed_arg);
     }
     tn__hsrv_maybe_finish_free(srv);
+}
+
+static void on_stream_close(tn_iostream_t *s, void *arg)
+{
+    conn_t *c = arg;
+    (void)s;
+    c->closing = 1;
+    if (c->detaching) {
+        c->stream = NULL; /* the queued handover reports TN_ECLOSED and frees */
+        return;
+    }
+    tn_http_detach_cb cb = c->detach_cb;
+    void *cb_arg = c->detach_arg;
+    release_conn(c);
+    if (cb)
+        cb(NULL, TN_ECLOSED, cb_arg);
+}
+
+/* ---- detach (upgrades) ---------------------------------------------------- */
+
+/* Runs from the loop, outside every HTTP and application call: the
+ * connection is released and its stream, with whatever the client sent
+ * after the request still buffered, goes to the detach callback. */
+static void handover(tn_ioloop_t *loop, void *arg)
+{
+    conn_t *c = arg;
+    (void)loop;
+    tn_http_detach_cb cb = c->detach_cb;
+    void *cb_arg = c->detach_arg;
+    tn_iostream_t *s = c->stream;
+    if (s) {
+        (void)tn__hconn_flush_cork(c);
+        tn_iostream_set_close_callback(s, NULL, NULL);
+    }
+    release_conn(c);
+    cb(s, s ? 0 : TN_ECLOSED, cb_arg);
+}
+
+/* The response to a detaching request is finished: no more reads, the
+ * head goes out, the stream is handed over on the next loop turn. */
+static void begin_handover(conn_t *c)
+{
+    tn__hconn_clear_deadline(c);
+    if (!c->in_batch && tn__hconn_flush_cork(c) != 0) {
+        tn__hconn_close(c);
+        return;
+    }
+    if (tn_ioloop_add_callback(c->server->loop, handover, c) != 0) {
+        tn__hconn_close(c); /* on_stream_close reports TN_ECLOSED */
+        return;
+    }
+    c->detaching = 1;
+}
+
+int tn_http_request_detach(tn_http_request_t *req, tn_http_detach_cb cb, void *arg)
+{
+    conn_t *c = req ? req->conn : NULL;
+    if (!c || !cb || !req->received)
+        return TN_EINVAL;
+    if (c->closing || c->fatal)
+        return TN_ECLOSED;
+    if (c->detach_cb)
+        return TN_EALREADY;
+    c->detach_cb = cb;
+    c->detach_arg = arg;
+    return 0;
 }
 
 void tn__hconn_on_stream(tn_tcpserver_t *tcp, tn_iostream_t *stream, const char *ip, int port,

@@ -69,6 +69,11 @@ struct tn_http_request_s {
     uint64_t body_sent;
     /* gzip request bodies */
     struct z_stream_s *zs;
+    /* simple mode streaming (tn_http_request_stream_body) */
+    tn_http_body_cb body_cb;
+    void *body_arg;
+    unsigned char in_headers_cb;
+    unsigned char continue_held; /* 100 Continue waits for resume_body */
 };
 
 struct conn_s {
@@ -82,6 +87,13 @@ struct conn_s {
     size_t head_cap;
     uint64_t deadline, timer_at;
     tn_timeout_id timer;
+    /* The body being read: when it started, its whole-body deadline (0 =
+     * none) and when the application paused it. */
+    uint64_t body_start, body_deadline, paused_at;
+    /* The write timeout: bytes ever handed to the stream, how many of them
+     * had left tornuv at the last look, and when that last changed. */
+    uint64_t out_queued, out_gone, out_moved_at;
+    tn_timeout_id wtimer;
     uint32_t requests;
     unsigned char state;
     unsigned char read_armed;
@@ -90,6 +102,11 @@ struct conn_s {
     unsigned char fatal;       /* stop processing input at once */
     unsigned char hdr_started; /* bytes of the next request arrived */
     tn_headers_t *scratch;     /* tn_http_response_send's headers */
+    /* tn_http_request_detach: the stream goes to detach_cb once the
+     * response is finished (handover queued: detaching). */
+    tn_http_detach_cb detach_cb;
+    void *detach_arg;
+    unsigned char detaching;
 };
 
 struct tn_httpserver_s {
@@ -147,6 +164,12 @@ void tn__hconn_linger(conn_t *c);
 void tn__hconn_set_deadline(conn_t *c, uint64_t ms);
 /** Clears the connection's deadline; an armed timer finds nothing to do. */
 void tn__hconn_clear_deadline(conn_t *c);
+/** While a body is read: the deadline is the earlier of the whole-body one
+ * and idle_timeout_ms from now (a body may not stall longer). */
+void tn__hconn_arm_body_deadline(conn_t *c);
+/** After bytes were handed to the stream: n more were queued; starts the
+ * write-timeout watch while some of them wait in tornuv. */
+void tn__hconn_watch_output(conn_t *c, size_t n);
 
 /* ---- httpserver_response.c (output) ---- */
 /** Sends bufs: corked while a batch runs (no callback), else written now. */

@@ -7,76 +7,9 @@
 #include "httpserver_internal.h"
 #include "pool.h"
 
-static int is_ipv4(const char *s, size_t n)
-{
-    int parts = 0;
-    size_t i = 0;
-    while (parts < 4) {
-        unsigned v = 0, digits = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && digits < 4) {
-            v = v * 10 + (unsigned)(s[i] - '0');
-            i++;
-            digits++;
-        }
-        if (digits == 0 || digits > 3 || v > 255)
-            return 0;
-        parts++;
-        if (parts < 4) {
-            if (i >= n || s[i] != '.')
-                return 0;
-            i++;
-        }
-    }
-    return i == n;
-}
-
-/* IPv6 in text form: hex groups and colons, at most one "::", an optional
- * dotted IPv4 tail. Enough to refuse anything that is not an address. */
-static int is_ipv6(const char *s, size_t n)
-{
-    size_t i = 0, groups = 0;
-    int dbl = 0;
-    if (n < 2 || n > 45)
-        return 0;
-    if (s[0] == ':') {
-        if (s[1] != ':')
-            return 0;
-    }
-    while (i < n) {
-        if (s[i] == ':') {
-            if (i + 1 < n && s[i + 1] == ':') {
-                if (dbl)
-                    return 0;
-                dbl = 1;
-                i += 2;
-                continue;
-            }
-            if (i == 0 || i + 1 == n)
-                return 0;
-            i++;
-            continue;
-        }
-        size_t start = i;
-        while (i < n && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-                         (s[i] >= 'A' && s[i] <= 'F')))
-            i++;
-        if (i < n && s[i] == '.') {
-            if (!is_ipv4(s + start, n - start))
-                return 0;
-            groups += 2;
-            i = n;
-            break;
-        }
-        if (i == start || i - start > 4)
-            return 0;
-        groups++;
-    }
-    return dbl ? groups < 8 : groups == 8;
-}
-
 static int valid_ip(const char *s, size_t n)
 {
-    return is_ipv4(s, n) || is_ipv6(s, n);
+    return tn__h1_is_ipv4(s, n) || tn__h1_is_ipv6(s, n);
 }
 
 static void trim(const char **s, size_t *n)
@@ -172,6 +105,9 @@ void tn__hreq_reset(tn_http_request_t *r)
         r->body_cap = 0;
     }
     r->data = NULL;
+    r->body_cb = NULL;
+    r->body_arg = NULL;
+    r->in_headers_cb = r->continue_held = 0;
     r->close_cb = NULL;
     r->close_arg = NULL;
     r->active = r->received = r->delivered = r->ended = r->paused = 0;
@@ -205,7 +141,7 @@ void tn__hreq_abandon(conn_t *c)
     if (srv->opts.delegate && !r->delivered) {
         if (srv->delegate.on_connection_close)
             srv->delegate.on_connection_close(r, srv->opts.delegate_arg);
-    } else if (r->delivered && !r->finished && r->close_cb) {
+    } else if ((r->delivered || r->body_cb) && !r->finished && r->close_cb) {
         tn_http_request_close_cb cb = r->close_cb;
         r->close_cb = NULL;
         cb(r, r->close_arg);
@@ -371,8 +307,11 @@ int tn_http_request_set_body_timeout(tn_http_request_t *req, uint64_t timeout_ms
     if (req->received || timeout_ms == 0)
         return TN_EINVAL;
     req->body_timeout_ms = timeout_ms;
-    if (req->conn->state == ST_BODY)
-        tn__hconn_set_deadline(req->conn, timeout_ms);
+    if (req->conn->state == ST_BODY) {
+        req->conn->body_deadline = req->conn->body_start + timeout_ms;
+        if (!req->paused)
+            tn__hconn_arm_body_deadline(req->conn);
+    }
     return 0;
 }
 
@@ -383,7 +322,8 @@ void tn_http_request_pause_body(tn_http_request_t *req)
         return;
     req->paused = 1;
     c->parser.pause = 1;
-    tn__hconn_clear_deadline(c);
+    c->paused_at = tn_ioloop_time_ms(c->server->loop);
+    tn__hconn_clear_deadline(c); /* the application holds the body up, not the peer */
 }
 
 void tn_http_request_resume_body(tn_http_request_t *req)
@@ -395,9 +335,31 @@ void tn_http_request_resume_body(tn_http_request_t *req)
     c->parser.pause = 0;
     if (c->closing || c->fatal || c->state != ST_BODY)
         return;
-    tn__hconn_set_deadline(c, req->body_timeout_ms);
+    if (req->continue_held) {
+        req->continue_held = 0;
+        if (!req->headers_written) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            tn_buf_t b = {cont, sizeof cont - 1};
+            if (tn__hconn_send(c, &b, 1, NULL, NULL) != 0) {
+                tn__hconn_close(c);
+                return;
+            }
+        }
+    }
+    if (c->body_deadline) /* the time paused does not count */
+        c->body_deadline += tn_ioloop_time_ms(c->server->loop) - c->paused_at;
+    tn__hconn_arm_body_deadline(c);
     if (!c->in_batch)
         tn__hconn_arm_read(c);
+}
+
+int tn_http_request_stream_body(tn_http_request_t *req, tn_http_body_cb cb, void *arg)
+{
+    if (cb == NULL || !req->in_headers_cb || req->conn->server->opts.delegate)
+        return TN_EINVAL;
+    req->body_cb = cb;
+    req->body_arg = arg;
+    return 0;
 }
 
 void tn_http_request_set_close_callback(tn_http_request_t *req, tn_http_request_close_cb cb,

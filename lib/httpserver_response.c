@@ -40,7 +40,12 @@ int tn__hconn_flush_cork(conn_t *c)
     size_t n = srv->cork_len;
     srv->cork_len = 0;
     srv->cork_conn = NULL;
-    return n && !c->closing ? tn_iostream_write(c->stream, srv->cork, n, NULL, NULL) : 0;
+    if (!n || c->closing)
+        return 0;
+    int err = tn_iostream_write(c->stream, srv->cork, n, NULL, NULL);
+    if (err == 0)
+        tn__hconn_watch_output(c, n);
+    return err;
 }
 
 typedef struct {
@@ -80,7 +85,10 @@ int tn__hconn_send(conn_t *c, const tn_buf_t *bufs, size_t n, tn_write_cb cb, vo
     int err = tn__hconn_flush_cork(c);
     if (err != 0)
         return err;
-    return tn_iostream_writev(c->stream, bufs, n, cb, arg);
+    err = tn_iostream_writev(c->stream, bufs, n, cb, arg);
+    if (err == 0)
+        tn__hconn_watch_output(c, total);
+    return err;
 }
 
 /* ---- response ----------------------------------------------------------- */
@@ -283,4 +291,74 @@ int tn_http_response_send(tn_http_request_t *req, int status, const char *conten
 int tn_http_response_status(const tn_http_request_t *req)
 {
     return req->status;
+}
+
+size_t tn_http_response_buffered(const tn_http_request_t *req)
+{
+    conn_t *c = req->conn;
+    if (c == NULL || c->closing)
+        return 0;
+    return tn_iostream_write_buffered(c->stream) + tn__hconn_corked(c);
+}
+
+int tn_http_response_write_ref(tn_http_request_t *req, const char *data, size_t len,
+                               tn_http_write_cb release, void *arg)
+{
+    conn_t *c = req->conn;
+    if (release == NULL || (data == NULL && len > 0))
+        return TN_EINVAL;
+    int err = usable(req);
+    if (err != 0)
+        return err;
+    if (!req->headers_written && (err = tn_http_response_write_headers(req, 200, NULL, NULL)) != 0)
+        return err;
+    if (req->resp.has_length && !req->resp.no_body &&
+        req->body_sent + len > req->resp.declared_length)
+        return TN_ETOOLARGE;
+    wcb_t *wc = tn_malloc(sizeof *wc);
+    if (!wc)
+        return TN_ENOMEM;
+    wc->req = req;
+    wc->cb = release;
+    wc->arg = arg;
+    int body = len > 0 && !req->resp.no_body;
+    /* The framing is copied (head, chunk size line), the data is not: it
+     * goes to the stream by reference, behind whatever was corked, and is
+     * released when it reached the OS. With nothing to send by reference
+     * (HEAD, an empty write) an empty write carries the release. */
+    tn_buf_t pre[2];
+    size_t n = 0;
+    char size_line[24];
+    if (req->head_len) {
+        pre[n].base = c->head;
+        pre[n++].len = req->head_len;
+    }
+    if (body && req->resp.chunked) {
+        int k = snprintf(size_line, sizeof size_line, "%zx\r\n", len);
+        pre[n].base = size_line;
+        pre[n++].len = (size_t)k;
+    }
+    if ((n > 0 && (err = tn__hconn_send(c, pre, n, NULL, NULL)) != 0) ||
+        (err = tn__hconn_flush_cork(c)) != 0) {
+        tn_free(wc);
+        tn__hconn_close(c);
+        return err;
+    }
+    req->head_len = 0;
+    if (body)
+        err = tn_iostream_write_ref(c->stream, data, len, on_write_done, wc);
+    else
+        err = tn_iostream_write(c->stream, NULL, 0, on_write_done, wc);
+    if (err != 0) {
+        tn_free(wc);
+        tn__hconn_close(c); /* the framing went out without its data */
+        return err;
+    }
+    if (body && req->resp.chunked && tn_iostream_write(c->stream, "\r\n", 2, NULL, NULL) != 0) {
+        tn__hconn_close(c);
+        return 0; /* the release still comes, with TN_ECLOSED */
+    }
+    if (!req->resp.no_body)
+        req->body_sent += len;
+    return 0;
 }

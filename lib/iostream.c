@@ -12,6 +12,7 @@
  * its own stream; the memory goes when the last reference does. */
 #include <string.h>
 
+#include "iostream_stream.h"
 #include "loop_defer.h"
 #include "pool.h"
 #include "regex_internal.h"
@@ -77,6 +78,7 @@ struct tn_iostream_s {
     wnode_t *wq, *wtail;
     size_t unsent;
     int in_flight;
+    size_t in_flight_len; /* bytes of the head write handed to ops->write */
     /* shutdown requested: sent to the transport once the queue drains */
     int want_shutdown, shut;
     /* The peer's EOF arrived while bytes it sent before were still to be
@@ -88,6 +90,13 @@ struct tn_iostream_s {
     tn_close_cb close_cb;
     void *close_arg;
     int closed, transport_closed, reading, error, refs;
+
+    /* A streaming read (iostream_stream.c) owns the read slot while it
+     * lives, paused included: other reads are refused. stream_internal lets
+     * its own chunk reads through; drop_delivery discards a delivery it
+     * cancelled (the bytes stay buffered). */
+    tn__sread_t *streamer;
+    int stream_internal, drop_delivery;
 };
 
 static void do_close(tn_iostream_t *s, int cause);
@@ -118,6 +127,11 @@ static int defer(tn_iostream_t *s, tn__qnode_t *node, tn_callback_cb cb, void *a
         s->refs++;
     return err;
 }
+
+/* The largest piece of a write handed to the transport at once, once the OS
+ * stopped taking bytes synchronously (the peer is slower than we are, so
+ * the extra calls cost nothing that matters). */
+#define WRITE_SLICE ((size_t)16 * 1024)
 
 /* Streams give their read buffer back whenever it empties (an idle
  * connection holds none), which on a busy server would mean one malloc and
@@ -176,6 +190,14 @@ static void on_deliver(tn_ioloop_t *loop, void *arg)
     tn_consume_cb consume_cb = s->consume_cb;
     void *cb_arg = s->arg;
     char *into = s->into;
+
+    if (s->drop_delivery) {
+        /* A cancelled streaming read: its bytes stay for the next read. */
+        s->drop_delivery = 0;
+        status = TN_ECANCELED;
+        cb = NULL;
+        consume_cb = NULL;
+    }
 
     /* Clear the read slot first so the callback may start the next read. */
     s->kind = R_NONE;
@@ -373,13 +395,19 @@ static void flush(tn_iostream_t *s)
             w->off += (size_t)n;
             s->unsent -= (size_t)n;
             if (w->off < w->len) {
-                tn_buf_t rest = {w->data + w->off, w->len - w->off};
+                /* What the OS did not take goes out in slices, so
+                 * write_buffered shows a slow peer's progress (HTTP's
+                 * write timeout watches it) instead of one big write that
+                 * only completes at its end. */
+                size_t left = w->len - w->off;
+                tn_buf_t rest = {w->data + w->off, left < WRITE_SLICE ? left : WRITE_SLICE};
                 int err = s->ops->write(s->transport, &rest, 1);
                 if (err != 0) {
                     do_close(s, err);
                     return;
                 }
                 s->in_flight = 1;
+                s->in_flight_len = rest.len;
                 return;
             }
         }
@@ -404,6 +432,10 @@ static void on_close_callback(tn_ioloop_t *loop, void *arg)
      * closing (satisfied from what was still buffered) is queued behind us:
      * let it go first, so the close callback stays the stream's last and
      * its user may free what the other callbacks use. */
+    /* A streaming read that is paused or about to resume ends (or reads
+     * what is left) first; its on_done may start another read. */
+    while (s->streamer != NULL && tn__iostream_stream_on_close(s->streamer))
+        ;
     if (s->delivering && defer(s, &s->close_node, on_close_callback, s) == 0) {
         unref(s);
         return;
@@ -481,8 +513,12 @@ void tn_iostream__on_alloc(tn_iostream_t *s, size_t suggested, char **base, size
             s->cap = cap;
         }
     }
+    /* A pooled buffer may be larger than asked for; one read still takes at
+     * most read_chunk_size bytes (Tornado's read_chunk_size, and what bounds
+     * a paused streaming read to one chunk). */
+    size_t avail = s->cap - s->start - s->len;
     *base = s->buf + s->start + s->len;
-    *len = s->cap - s->start - s->len;
+    *len = avail < chunk ? avail : chunk;
 }
 
 void tn_iostream__on_read(tn_iostream_t *s, long nread)
@@ -494,7 +530,9 @@ void tn_iostream__on_read(tn_iostream_t *s, long nread)
     if (nread < 0) {
         /* EOF with bytes still to hand over (a delivery under way, or data
          * no read has asked for yet): those come first. */
-        if (nread == TN_EOF && s->half_close &&
+        /* A paused streaming read counts as a reader: its buffered chunk
+         * still goes out when it resumes. */
+        if (nread == TN_EOF && (s->half_close || s->streamer != NULL) &&
             (s->delivering || (s->kind == R_NONE && s->len > 0))) {
             s->eof = 1;
             update_reading(s);
@@ -523,11 +561,13 @@ void tn_iostream__on_write_done(tn_iostream_t *s, int status)
         do_close(s, status);
         return;
     }
-    /* The transport took the rest of the head write: it is no longer unsent
+    /* The transport took the slice: it is no longer unsent
      * (max_write_buffer_size and write_buffered count only what waits). */
-    s->unsent -= s->wq->len - s->wq->off;
-    s->wq->off = s->wq->len;
-    finish_head(s, 0);
+    s->unsent -= s->in_flight_len;
+    s->wq->off += s->in_flight_len;
+    s->in_flight_len = 0;
+    if (s->wq->off == s->wq->len)
+        finish_head(s, 0);
     flush(s);
 }
 
@@ -583,7 +623,7 @@ int tn_iostream_new(tn_ioloop_t *loop, const tn_transport_ops_t *ops, void *t,
 static int start_read(tn_iostream_t *s, enum read_kind kind, tn_read_cb cb, tn_consume_cb ccb,
                       void *arg)
 {
-    if (s->kind != R_NONE)
+    if (s->kind != R_NONE || (s->streamer != NULL && !s->stream_internal))
         return TN_EALREADY;
     s->kind = kind;
     s->cb = cb;
@@ -827,7 +867,52 @@ int tn_iostream_closed(const tn_iostream_t *s)
 
 int tn_iostream_reading(const tn_iostream_t *s)
 {
-    return s->kind != R_NONE;
+    return s->kind != R_NONE || s->streamer != NULL;
+}
+
+/* ---- hooks for streaming reads (iostream_stream.c) ---------------------- */
+
+tn__sread_t *tn__iostream_streamer(const tn_iostream_t *s)
+{
+    return s->streamer;
+}
+
+void tn__iostream_set_streamer(tn_iostream_t *s, tn__sread_t *sr)
+{
+    s->streamer = sr;
+}
+
+size_t tn__iostream_chunk_size(const tn_iostream_t *s)
+{
+    return s->opts.read_chunk_size;
+}
+
+int tn__iostream_stream_read(tn_iostream_t *s, char *into, size_t n, tn_read_cb cb, void *arg)
+{
+    if (s->kind != R_NONE)
+        return TN_EALREADY;
+    s->n = n;
+    s->partial = 1;
+    s->into = into;
+    s->stream_internal = 1;
+    int err = start_read(s, into != NULL ? R_INTO : R_BYTES, cb, NULL, arg);
+    s->stream_internal = 0;
+    return err;
+}
+
+int tn__iostream_cancel_read(tn_iostream_t *s)
+{
+    if (s->kind == R_NONE)
+        return 0;
+    if (s->delivering) {
+        /* Completed but not handed over: the delivery is already queued,
+         * so it runs and reports to nobody; the bytes stay buffered. */
+        s->drop_delivery = 1;
+        return 1;
+    }
+    s->kind = R_NONE;
+    update_reading(s);
+    return 0;
 }
 
 int tn_iostream_writing(const tn_iostream_t *s)
@@ -877,4 +962,10 @@ void tn_iostream_set_data(tn_iostream_t *s, void *data)
 void *tn_iostream_get_data(const tn_iostream_t *s)
 {
     return s->data;
+}
+
+const tn_transport_ops_t *tn_iostream__ops(const tn_iostream_t *s, void **t)
+{
+    *t = s->transport;
+    return s->ops;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log_internal.h"
 #include "tornuv/common.h"
 
 static tn_log_cb log_handler;
@@ -51,6 +52,24 @@ void tn_log_set_level(int level)
     log_level = level;
 }
 
+void tn__log_get_handler(tn_log_cb *cb, void **arg)
+{
+    *cb = log_handler;
+    *arg = log_handler_arg;
+}
+
+int tn__log_get_level(void)
+{
+    if (log_level < 0)
+        log_level = level_from_env();
+    return log_level;
+}
+
+void tn__log_default(int level, const char *message)
+{
+    fprintf(stderr, "[%s tornuv] %s\n", level_name(level), message);
+}
+
 void tn_log(int level, const char *fmt, ...)
 {
     char message[1024];
@@ -66,5 +85,5 @@ void tn_log(int level, const char *fmt, ...)
     if (log_handler != NULL)
         log_handler(level, message, log_handler_arg);
     else
-        fprintf(stderr, "[%s tornuv] %s\n", level_name(level), message);
+        tn__log_default(level, message);
 }

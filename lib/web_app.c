@@ -123,6 +123,8 @@ int tn_app_add_route(tn_app_t *app, const char *host_pattern, const char *patter
     if (!r)
         return TN_ENOMEM;
     r->cls = cls;
+    if (cls->stream_request_body)
+        app->streaming = 1;
     r->init_arg = init_arg;
     int nomem = 0;
     r->path_re = compile_anchored(pattern, &nomem);
@@ -152,6 +154,8 @@ int tn_app_add_route(tn_app_t *app, const char *host_pattern, const char *patter
 void tn_app_set_default_handler(tn_app_t *app, const tn_handler_class_t *cls, void *init_arg)
 {
     app->default_cls = cls;
+    if (cls && cls->stream_request_body)
+        app->streaming = 1;
     app->default_arg = init_arg;
 }
 

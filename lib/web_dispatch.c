@@ -59,10 +59,10 @@ static void allow_header(tn_handler_t *h)
     (void)tn_handler_set_header(h, "Allow", allow);
 }
 
-static int run(tn_handler_t *h, void *init_arg)
+/* initialize, the XSRF check and prepare: rc of the first that fails,
+ * TN_WEB_ASYNC from prepare, or 0. */
+int tn__web_prepare(tn_handler_t *h, void *init_arg)
 {
-    size_t mn;
-    const char *m = tn_http_request_method(h->req, &mn);
     int rc = 0;
     if (h->cls->initialize)
         rc = h->cls->initialize(h, init_arg);
@@ -76,28 +76,45 @@ static int run(tn_handler_t *h, void *init_arg)
     }
     if (rc >= 0 && !h->finished && h->cls->prepare)
         rc = h->cls->prepare(h);
-    if (rc >= 0 && !h->finished) {
-        int (*fn)(tn_handler_t *) = method_slot(h->cls, m, mn);
-        if (!fn) {
-            allow_header(h);
-            h->fail_status = 405;
-            rc = TN_EHTTP;
-        } else {
-            rc = fn(h);
-        }
-    }
     return rc;
 }
 
-void tn_app_request_cb(tn_http_request_t *req, void *arg)
+int tn__web_has_method(tn_handler_t *h)
 {
-    tn_app_t *app = arg;
+    size_t mn;
+    const char *m = tn_http_request_method(h->req, &mn);
+    return method_slot(h->cls, m, mn) != NULL;
+}
+
+int tn__web_call_method(tn_handler_t *h)
+{
+    size_t mn;
+    const char *m = tn_http_request_method(h->req, &mn);
+    int (*fn)(tn_handler_t *) = method_slot(h->cls, m, mn);
+    if (!fn) {
+        allow_header(h);
+        h->fail_status = 405;
+        return TN_EHTTP;
+    }
+    return fn(h);
+}
+
+static int run(tn_handler_t *h, void *init_arg)
+{
+    int rc = tn__web_prepare(h, init_arg);
+    if (rc >= 0 && !h->finished)
+        rc = tn__web_call_method(h);
+    return rc;
+}
+
+static const tn_handler_class_t not_found = {.name = "NotFound"};
+
+const route_t *tn__web_match(tn_app_t *app, tn_http_request_t *req)
+{
     size_t plen, hlen;
     const char *path = tn_http_request_path(req, &plen);
     const char *host = tn_http_request_host(req, &hlen);
-    const route_t *r = NULL;
-    const tn_handler_class_t *cls = app->default_cls;
-    void *init_arg = app->default_arg;
+    const route_t *r;
 
     /* host without the port, as Tornado's request.host_name */
     size_t hn = hlen;
@@ -116,19 +133,28 @@ void tn_app_request_cb(tn_http_request_t *req, void *arg)
         if (pcre2_match(r->path_re, (PCRE2_SPTR)path, plen, 0, 0, app->md, NULL) >= 0)
             break;
     }
-    if (r) {
-        cls = r->cls;
-        init_arg = r->init_arg;
-    }
-    static const tn_handler_class_t not_found = {.name = "NotFound"};
-    if (!cls)
-        cls = &not_found;
+    return r;
+}
+
+const tn_handler_class_t *tn__web_route_class(const tn_app_t *app, const route_t *r)
+{
+    const tn_handler_class_t *cls = r ? r->cls : app->default_cls;
+    return cls ? cls : &not_found;
+}
+
+tn_handler_t *tn__web_new_handler(tn_app_t *app, tn_http_request_t *req, const route_t *r,
+                                  void **init_arg)
+{
+    size_t plen;
+    const char *path = tn_http_request_path(req, &plen);
+    const tn_handler_class_t *cls = tn__web_route_class(app, r);
+    *init_arg = r ? r->init_arg : app->default_arg;
 
     tn_handler_t *h = tn_calloc(1, STATE_OFFSET + cls->state_size);
     if (!h || tn_headers_new(&h->headers) != 0) {
         tn_free(h);
         (void)tn_http_response_send(req, 500, NULL, NULL, 0);
-        return;
+        return NULL;
     }
     h->app = app;
     h->cls = cls;
@@ -157,10 +183,12 @@ void tn_app_request_cb(tn_http_request_t *req, void *arg)
         h->nargs = groups;
     }
     tn_http_request_set_close_callback(req, on_request_closed, h);
+    return h;
+}
 
-    h->busy++;
-    int rc = cls == &not_found ? tn_handler_fail(h, 404) : run(h, init_arg);
-    h->busy--;
+void tn__web_complete(tn_handler_t *h, int rc)
+{
+    const tn_handler_class_t *cls = h->cls;
     if (rc == TN_WEB_ASYNC && !h->finished && !h->closed) {
         h->async = 1;
         return;
@@ -203,6 +231,23 @@ void tn_app_request_cb(tn_http_request_t *req, void *arg)
     (void)tn_handler_finish(h);
 }
 
+void tn_app_request_cb(tn_http_request_t *req, void *arg)
+{
+    tn_app_t *app = arg;
+    /* A streaming handler (web_stream.c) was made at the headers. */
+    if (app->streaming && tn__web_stream_body_done(req))
+        return;
+    void *init_arg;
+    const route_t *r = tn__web_match(app, req);
+    tn_handler_t *h = tn__web_new_handler(app, req, r, &init_arg);
+    if (!h)
+        return;
+    h->busy++;
+    int rc = h->cls == &not_found ? tn_handler_fail(h, 404) : run(h, init_arg);
+    h->busy--;
+    tn__web_complete(h, rc);
+}
+
 int tn_app_listen(tn_app_t *app, tn_ioloop_t *loop, int port, const char *address,
                   const tn_httpserver_options_t *opts, tn_httpserver_t **out)
 {
@@ -214,6 +259,7 @@ int tn_app_listen(tn_app_t *app, tn_ioloop_t *loop, int port, const char *addres
     o.delegate = NULL;
     o.request_cb = tn_app_request_cb;
     o.request_arg = app;
+    o.headers_cb = tn_app_headers_cb;
     tn_httpserver_t *srv;
     int err = tn_httpserver_new(loop, &o, &srv);
     if (err)

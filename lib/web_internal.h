@@ -36,6 +36,7 @@ struct tn_app_s {
     void *default_arg;
     tn_headers_t *default_headers;
     pcre2_match_data *md;
+    int streaming; /* some class has stream_request_body */
 };
 
 struct tn_handler_s {
@@ -59,10 +60,40 @@ struct tn_handler_s {
     unsigned pending; /* flush callbacks not yet run */
     unsigned busy;    /* tornuv is inside a call into the class */
     unsigned char async, finished, released, closed, headers_sent;
+    /* stream_request_body (web_stream.c): made at the headers; body_held
+     * while an asynchronous prepare runs; body_done once the request is in
+     * but the method waits for that prepare */
+    unsigned char streaming, body_held, body_paused, body_done, method_started;
     /* the class's state follows, aligned */
 };
 
 #define STATE_OFFSET ((sizeof(tn_handler_t) + 15) & ~(size_t)15)
+
+/* ---- web_dispatch.c ---- */
+/** The route matching req (NULL: none); app->md holds the match. */
+const route_t *tn__web_match(tn_app_t *app, tn_http_request_t *req);
+/** The class serving route r (the default class, or a 404 class). */
+const tn_handler_class_t *tn__web_route_class(const tn_app_t *app, const route_t *r);
+/** Allocates the handler for req on route r (path arguments from app->md)
+ * and hooks its close callback; NULL after answering 500. */
+tn_handler_t *tn__web_new_handler(tn_app_t *app, tn_http_request_t *req, const route_t *r,
+                                  void **init_arg);
+/** initialize, XSRF check, prepare: 0, TN_WEB_ASYNC or an error. */
+int tn__web_prepare(tn_handler_t *h, void *init_arg);
+/** 1 if the class has a slot for the request's method. */
+int tn__web_has_method(tn_handler_t *h);
+/** Runs the method slot (405 when there is none). */
+int tn__web_call_method(tn_handler_t *h);
+/** After a slot returned rc: finish, go asynchronous, or answer the error. */
+void tn__web_complete(tn_handler_t *h, int rc);
+
+/* ---- web_stream.c ---- */
+/** request_cb side of a streamed request: 1 if req belongs to a streaming
+ * handler (its method is run or scheduled here), 0 to dispatch normally. */
+int tn__web_stream_body_done(tn_http_request_t *req);
+/** A streaming handler answered before its method ran: its request
+ * forgets it (req: the handler's request, still alive). */
+void tn__web_stream_forget(tn_handler_t *h, tn_http_request_t *req);
 
 /** strdup through the project allocator; NULL stays NULL (web_app.c). */
 char *tn__web_dup_str(const char *s);

@@ -328,6 +328,30 @@ int tn_handler_flush(tn_handler_t *h, tn_handler_flush_cb cb, void *arg)
     return 0;
 }
 
+int tn_handler_write_ref(tn_handler_t *h, const void *data, size_t len, tn_handler_flush_cb release,
+                         void *arg)
+{
+    if (release == NULL)
+        return TN_EINVAL;
+    /* What was written before goes first, copied as usual. */
+    int err = tn_handler_flush(h, NULL, NULL);
+    if (err != 0)
+        return err;
+    flush_t *f = tn_malloc(sizeof *f);
+    if (!f)
+        return TN_ENOMEM;
+    f->h = h;
+    f->cb = release;
+    f->arg = arg;
+    err = tn_http_response_write_ref(h->req, data, len, on_flushed, f);
+    if (err != 0) {
+        tn_free(f);
+        return err;
+    }
+    h->pending++;
+    return 0;
+}
+
 /* Sends everything and ends the response; the handler stays allocated. */
 static int complete(tn_handler_t *h)
 {
@@ -411,6 +435,10 @@ int tn_handler_finish(tn_handler_t *h)
             h->cls->on_finish(h);
         err = tn_http_response_finish(req);
     }
+    /* Answered before its body was complete: the request forgets it (not
+     * delivered yet, so the HTTP finish did not move the connection on). */
+    if (h->streaming && !h->method_started)
+        tn__web_stream_forget(h, req);
     if (err != 0)
         tn_log(TN_LOG_ERROR, "Failed to send the response of %s: %s",
                h->cls->name ? h->cls->name : "handler", tn_strerror(err));

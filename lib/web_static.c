@@ -2,7 +2,10 @@
  *
  * The relative path (the route's first group, already percent-decoded) is
  * refused if it could leave the root: empty, absolute, a drive letter or a
- * backslash, a NUL, or a "." / ".." segment. What remains is joined to the
+ * backslash, a NUL, or a "." / ".." segment; a URL with an encoded slash or
+ * backslash (%2F, %5C) is refused before decoding (404), so the file served
+ * always has the segments the route matched (an encoded NUL never gets here:
+ * the HTTP layer answers 400). What remains is joined to the
  * root and resolved with realpath; the result must still lie inside the
  * resolved root (a symlink pointing out is refused too). Files are sent with
  * Content-Length, Last-Modified and an ETag made of size and mtime (cheap,
@@ -247,6 +250,20 @@ static int st_init(tn_handler_t *h, void *arg)
     return 0;
 }
 
+/* True when the request path holds an encoded '/' or '\\' (%2F, %5C): the
+ * route matched the encoded path, where it is one segment, and decoding it
+ * would make a different path of it; such a URL names no file. */
+static int has_encoded_separator(tn_handler_t *h)
+{
+    size_t n;
+    const char *p = tn_http_request_path(tn_handler_request(h), &n);
+    for (size_t i = 0; i + 2 < n; i++)
+        if (p[i] == '%' && ((p[i + 1] == '2' && (p[i + 2] | 0x20) == 'f') ||
+                            (p[i + 1] == '5' && (p[i + 2] | 0x20) == 'c')))
+            return 1;
+    return 0;
+}
+
 static int st_get(tn_handler_t *h)
 {
     st_t *st = tn_handler_state(h);
@@ -254,7 +271,7 @@ static int st_get(tn_handler_t *h)
     const char *rel = tn_handler_path_arg(h, 0, &n);
     char path[PATH_MAX];
     struct stat sb;
-    if (!rel)
+    if (!rel || has_encoded_separator(h))
         return tn_handler_fail(h, 404);
     if (n == 0 || rel[n - 1] == '/') { /* a directory's URL: its index */
         char idx[1100];

@@ -3,7 +3,7 @@
 # missing. Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkgconf git libuv1-dev node-llhttp libpcre2-dev
-      libcriterion-dev zlib1g-dev libssl-dev clang-format curl "$@")
+      libcriterion-dev zlib1g-dev libssl-dev openssl python3 clang-format curl nginx "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds tornuv and runs the whole test suite.
 #   scripts/test.sh              build/ (warnings as errors), format + layering checks, all tests,
-#                                the install/consumer check and the headless-browser chat test
+#                                the install/consumer check, the headless-browser chat test and
+#                                the WebSocket interoperability test with Node's ws (if node exists)
 #   scripts/test.sh --sanitize   build-asan/ with ASan+UBSan; any sanitizer report fails the run
 # Prints one Criterion synthesis per test program and a final "N passed, N failed".
 set -euo pipefail
@@ -73,6 +74,12 @@ if [ "$mode" = plain ]; then
         total_pass=$((total_pass + 1))
     else
         failed_progs+=(browser_chat); total_fail=$((total_fail + 1))
+    fi
+    echo "== peer: Node's ws package against the WebSocket server and client (skipped without node)"
+    if bash tests/peer/ws_node_peer.sh "$bdir"; then
+        total_pass=$((total_pass + 1))
+    else
+        failed_progs+=(ws_node_peer); total_fail=$((total_fail + 1))
     fi
 fi
 

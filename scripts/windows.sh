@@ -6,8 +6,8 @@
 #   scripts/windows.sh            everything (installs what is missing first)
 #   scripts/windows.sh --no-run   build only
 #
-# Everything lives under build-win/: libuv and PCRE2 built from Debian's own
-# source packages (cached: a rerun reuses them), the tornuv build, and the
+# Everything lives under build-win/: libuv, PCRE2 and OpenSSL built from
+# Debian's own source packages (cached: a rerun reuses them), the tornuv build, and the
 # WINEPREFIX. Exits non-zero on any failure. See docs/WINDOWS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ run=1
 [ "${1:-}" = "--no-run" ] && run=0
 
 bw=$root/build-win
-deps=$bw/deps        # install prefix of libuv and PCRE2 (Windows builds)
+deps=$bw/deps        # install prefix of libuv, PCRE2 and OpenSSL (Windows builds)
 srcs=$bw/src         # Debian source packages
 tc=$root/cmake/mingw-w64.cmake
 mkdir -p "$bw" "$srcs"
@@ -25,7 +25,7 @@ t0=$(date +%s)
 # ---------------------------------------------------------------------------
 echo "== packages"
 pkgs=(gcc-mingw-w64-x86-64 wine wine64 cmake ninja-build pkgconf dpkg-dev node-llhttp
-      libz-mingw-w64-dev)
+      libz-mingw-w64-dev make perl)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -111,6 +111,33 @@ if ! dep_built pcre2; then
     cmake --install "$bw/pcre2-build" >/dev/null
     touch "$deps/.stamp-pcre2"
 fi
+if ! dep_built openssl; then
+    echo "== OpenSSL for mingw (Debian source package, libraries only; cached afterwards)"
+    fetch_source openssl
+    src=$(compgen -G "$srcs/openssl-[0-9]*/" | head -1)
+    ob=$bw/openssl-build
+    rm -rf "$ob"
+    mkdir -p "$ob"
+    # Static libcrypto + libssl only (build_libs: no programs or docs; no tests, engines or
+    # loadable modules, and none of the legacy algorithms TLS never uses.
+    # --libdir=lib: one layout for CMake's FindOpenSSL (not lib64).
+    # Its compiler warnings go to a log, shown only if the build fails.
+    olog=$bw/openssl-build.log
+    t1=$(date +%s)
+    if ! { (cd "$ob" && perl "$src/Configure" mingw64 \
+            --cross-compile-prefix=x86_64-w64-mingw32- --prefix="$deps" --libdir=lib \
+            no-shared no-module no-engine no-dso no-tests no-legacy no-comp \
+            no-idea no-mdc2 no-rc5 no-md4 no-seed no-camellia no-whirlpool no-srp no-ssl3 \
+            no-sm2 no-sm3 no-sm4 no-gost no-ts no-cms no-ui-console) &&
+           make -C "$ob" -s -j"$(nproc)" build_libs &&
+           make -C "$ob" -s install_dev; } >"$olog" 2>&1; then
+        tail -n 40 "$olog"
+        echo "OpenSSL build failed (log: $olog)"
+        exit 1
+    fi
+    echo "   OpenSSL built in $(($(date +%s) - t1)) s"
+    touch "$deps/.stamp-openssl"
+fi
 remove_debsrc
 trap - EXIT
 echo "   deps ready ($(($(date +%s) - t0)) s)"
@@ -120,7 +147,8 @@ echo "== configure + build tornuv (mingw-w64, warnings as errors)"
 tb=$bw/tornuv
 cmake -S . -B "$tb" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$tc" -DCMAKE_PREFIX_PATH="$deps" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTN_WERROR=ON -DTN_PREFER_STATIC_UV=ON \
-    -DTN_PCRE2_STATIC=ON -DTN_BUILD_TESTS=ON -DTN_BUILD_EXAMPLES=ON >/dev/null
+    -DTN_PCRE2_STATIC=ON -DTN_REQUIRE_TLS=ON -DOPENSSL_USE_STATIC_LIBS=ON \
+    -DTN_BUILD_TESTS=ON -DTN_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$tb"
 [ $run -eq 1 ] || exit 0
 

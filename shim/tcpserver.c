@@ -176,6 +176,17 @@ static int accept_one(tn__listener_t *l)
         log_rate_limited(server, "accept: cannot create stream", err);
         return 0;
     }
+    if (server->opts.ssl_options != NULL) {
+        tn_iostream_t *tls;
+        err = tn_tls_stream_new(stream, server->opts.ssl_options, NULL,
+                                &server->opts.stream_options, &tls);
+        if (err != 0) {
+            log_rate_limited(server, "accept: cannot set up TLS", err);
+            tn_iostream_close(stream);
+            return 0;
+        }
+        stream = tls;
+    }
     server->opts.handle_stream(server, stream, ip, port, server->opts.arg);
     return 0;
 }

@@ -6,7 +6,7 @@
  * completion at most once); the loop then serves a full cycle with the
  * allocator healthy again and closes with nothing alive. LeakSanitizer (the
  * --sanitize run) checks that nothing leaked. Over loopback TCP and over the
- * in-memory transport. */
+ * in-memory transport. The injector is tornuv/testing.h's. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -24,40 +24,15 @@
 
 TestSuite(faults_oom, .timeout = 120);
 
-static long countdown = -1; /* the allocation that fails when it reaches 0 */
-static long seen;
+static long seen0;   /* the allocation count when the session began */
 static int last_hit; /* the injected failure happened in the last session */
 
-static int should_fail(void)
-{
-    seen++;
-    if (countdown < 0)
-        return 0;
-    return countdown-- == 0;
-}
-
-static void *f_malloc(size_t n)
-{
-    return should_fail() ? NULL : malloc(n);
-}
-
-static void *f_realloc(void *p, size_t n)
-{
-    return should_fail() ? NULL : realloc(p, n);
-}
-
-static void *f_calloc(size_t c, size_t n)
-{
-    return should_fail() ? NULL : calloc(c, n);
-}
-
-/* Runs f with injection paused (test scaffolding must not fail). */
+/* Runs stmt with injection paused (test scaffolding must not fail). */
 #define UNINJECTED(stmt)                                                                           \
     do {                                                                                           \
-        long saved_ = countdown;                                                                   \
-        countdown = -1;                                                                            \
+        tn_testing_alloc_pause(1);                                                                 \
         stmt;                                                                                      \
-        countdown = saved_;                                                                        \
+        tn_testing_alloc_pause(0);                                                                 \
     } while (0)
 
 enum { ANSWER = 256 * 1024 };
@@ -173,24 +148,24 @@ static int tcp_cycle(tn_ioloop_t *loop, cycle_t *c, long n)
 /* Returns how many allocations the run made. */
 static long tcp_session(long fail_at)
 {
-    seen = 0;
-    countdown = fail_at;
+    seen0 = tn_testing_alloc_count();
+    tn_testing_fail_alloc_after(fail_at);
     tn_ioloop_t *loop = NULL;
     int err = tn_ioloop_new(&loop);
     if (err != 0) {
         cr_assert_eq(err, TN_ENOMEM);
-        countdown = -1;
+        tn_testing_fail_alloc_after(-1);
         last_hit = 1;
-        return seen;
+        return tn_testing_alloc_count() - seen0;
     }
     cycle_t c;
     int created = tcp_cycle(loop, &c, fail_at) == 0;
-    last_hit = fail_at >= 0 && countdown < 0;
+    last_hit = tn_testing_alloc_failed();
     if (created)
         check_outcome(&c, !last_hit, fail_at);
-    long made = seen;
+    long made = tn_testing_alloc_count() - seen0;
     /* The loop is healthy: a full cycle with the allocator working. */
-    countdown = -1;
+    tn_testing_fail_alloc_after(-1);
     cr_assert_eq(tcp_cycle(loop, &c, fail_at), 0);
     check_outcome(&c, 1, fail_at);
     cr_assert_eq(tn_ioloop_close(loop, 0), 0, "N=%ld: %zu objects alive", fail_at,
@@ -202,7 +177,6 @@ Test(faults_oom, tcp_read_write_cycle_every_allocation_fails_cleanly)
 {
     for (int i = 0; i < ANSWER; i++)
         answer[i] = (char)('a' + i % 26);
-    cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, free), 0);
     long total = tcp_session(-1);
     cr_assert_gt(total, 5);
     long n;
@@ -215,8 +189,7 @@ Test(faults_oom, tcp_read_write_cycle_every_allocation_fails_cleanly)
     }
     cr_assert_lt(n, 10000);
     cr_log_info("%ld allocations, swept N = 0..%ld", total, n);
-    countdown = -1;
-    tn_replace_allocator(malloc, realloc, calloc, free);
+    tn_testing_fail_alloc_after(-1);
 }
 
 /* ---- over the in-memory transport ----------------------------------------- */
@@ -250,23 +223,23 @@ static int mt_cycle(tn_ioloop_t *loop, cycle_t *c, long n)
 
 static long mt_session(long fail_at)
 {
-    seen = 0;
-    countdown = fail_at;
+    seen0 = tn_testing_alloc_count();
+    tn_testing_fail_alloc_after(fail_at);
     tn_ioloop_t *loop = NULL;
     int err = tn_ioloop_new(&loop);
     if (err != 0) {
         cr_assert_eq(err, TN_ENOMEM);
-        countdown = -1;
+        tn_testing_fail_alloc_after(-1);
         last_hit = 1;
-        return seen;
+        return tn_testing_alloc_count() - seen0;
     }
     cycle_t c;
     int created = mt_cycle(loop, &c, fail_at) == 0;
-    last_hit = fail_at >= 0 && countdown < 0;
+    last_hit = tn_testing_alloc_failed();
     if (created)
         check_outcome(&c, !last_hit, fail_at);
-    long made = seen;
-    countdown = -1;
+    long made = tn_testing_alloc_count() - seen0;
+    tn_testing_fail_alloc_after(-1);
     cr_assert_eq(mt_cycle(loop, &c, fail_at), 0);
     check_outcome(&c, 1, fail_at);
     cr_assert_eq(tn_ioloop_close(loop, 0), 0);
@@ -277,7 +250,6 @@ Test(faults_oom, memtransport_read_write_cycle_every_allocation_fails_cleanly)
 {
     for (int i = 0; i < ANSWER; i++)
         answer[i] = (char)('a' + i % 26);
-    cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, free), 0);
     long total = mt_session(-1);
     cr_assert_gt(total, 5);
     long n;
@@ -288,8 +260,7 @@ Test(faults_oom, memtransport_read_write_cycle_every_allocation_fails_cleanly)
     }
     cr_assert_lt(n, 10000);
     cr_log_info("%ld allocations, swept N = 0..%ld", total, n);
-    countdown = -1;
-    tn_replace_allocator(malloc, realloc, calloc, free);
+    tn_testing_fail_alloc_after(-1);
 }
 
 /* ---- accepting under allocation failure ----------------------------------- */
@@ -350,15 +321,15 @@ static int server_client(tn_ioloop_t *loop, srv_t *v, int port, long n)
 
 static long server_session(long fail_at)
 {
-    seen = 0;
-    countdown = fail_at;
+    seen0 = tn_testing_alloc_count();
+    tn_testing_fail_alloc_after(fail_at);
     tn_ioloop_t *loop = NULL;
     int err = tn_ioloop_new(&loop);
     if (err != 0) {
         cr_assert_eq(err, TN_ENOMEM);
-        countdown = -1;
+        tn_testing_fail_alloc_after(-1);
         last_hit = 1;
-        return seen;
+        return tn_testing_alloc_count() - seen0;
     }
     srv_t v = {0};
     tn_tcpserver_options_t opts = {.handle_stream = srv_accept, .arg = &v};
@@ -373,9 +344,9 @@ static long server_session(long fail_at)
     } else {
         cr_assert_eq(err, TN_ENOMEM);
     }
-    last_hit = fail_at >= 0 && countdown < 0;
-    long made = seen;
-    countdown = -1;
+    last_hit = tn_testing_alloc_failed();
+    long made = tn_testing_alloc_count() - seen0;
+    tn_testing_fail_alloc_after(-1);
     if (server == NULL || tn_tcpserver_port(server) == 0) {
         if (server != NULL) {
             int freed = 0;
@@ -403,7 +374,6 @@ Test(faults_oom, server_accept_and_cycle_every_allocation_fails_cleanly)
 {
     for (int i = 0; i < ANSWER; i++)
         answer[i] = (char)('a' + i % 26);
-    cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, free), 0);
     long total = server_session(-1);
     cr_assert_gt(total, 5);
     long n;
@@ -414,8 +384,7 @@ Test(faults_oom, server_accept_and_cycle_every_allocation_fails_cleanly)
     }
     cr_assert_lt(n, 10000);
     cr_log_info("server: %ld allocations, swept N = 0..%ld", total, n);
-    countdown = -1;
-    tn_replace_allocator(malloc, realloc, calloc, free);
+    tn_testing_fail_alloc_after(-1);
 }
 
 /* ---- connecting under allocation failure ---------------------------------- */
@@ -513,24 +482,24 @@ static int client_cycle(tn_ioloop_t *loop, int lfd, int port, int by_name, long 
 
 static long client_session(long fail_at, int by_name)
 {
-    seen = 0;
-    countdown = fail_at;
+    seen0 = tn_testing_alloc_count();
+    tn_testing_fail_alloc_after(fail_at);
     tn_ioloop_t *loop = NULL;
     int err = tn_ioloop_new(&loop);
     if (err != 0) {
         cr_assert_eq(err, TN_ENOMEM);
-        countdown = -1;
+        tn_testing_fail_alloc_after(-1);
         last_hit = 1;
-        return seen;
+        return tn_testing_alloc_count() - seen0;
     }
     int port, lfd;
     UNINJECTED(lfd = tn_test_raw_listener(AF_INET, 8, &port));
     int line = client_cycle(loop, lfd, port, by_name, fail_at);
-    last_hit = fail_at >= 0 && countdown < 0;
+    last_hit = tn_testing_alloc_failed();
     if (!last_hit)
         cr_assert(line, "N=%ld: no failure injected, yet no line", fail_at);
-    long made = seen;
-    countdown = -1;
+    long made = tn_testing_alloc_count() - seen0;
+    tn_testing_fail_alloc_after(-1);
     cr_assert(client_cycle(loop, lfd, port, by_name, fail_at), "N=%ld: healthy cycle", fail_at);
     close(lfd);
     tn_test_settle(loop, 5);
@@ -541,7 +510,6 @@ static long client_session(long fail_at, int by_name)
 
 static void client_sweep(int by_name)
 {
-    cr_assert_eq(tn_replace_allocator(f_malloc, f_realloc, f_calloc, free), 0);
     long total = client_session(-1, by_name);
     cr_assert_gt(total, 3);
     long n;
@@ -553,8 +521,7 @@ static void client_sweep(int by_name)
     cr_assert_lt(n, 10000);
     cr_log_info("%s: %ld allocations, swept N = 0..%ld", by_name ? "tcpclient" : "connect", total,
                 n);
-    countdown = -1;
-    tn_replace_allocator(malloc, realloc, calloc, free);
+    tn_testing_fail_alloc_after(-1);
 }
 
 Test(faults_oom, iostream_connect_every_allocation_fails_cleanly)

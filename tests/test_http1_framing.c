@@ -213,3 +213,86 @@ Test(http1_framing, chunk_size_table)
     cr_assert_eq(tn__h1_chunk_size("5;ab", 4, 3, &s), 0);
     cr_assert_eq(tn__h1_chunk_size("5;abc", 5, 3, &s), TN_EHTTP);
 }
+
+/* The incremental chunk-size line scanner gives one verdict however the
+ * line is split between two feeds. */
+Test(http1_framing, chunk_line_scanner_every_split)
+{
+    static const struct {
+        const char *line;
+        int want;
+        uint64_t size;
+    } cases[] = {
+        {"a\r\n", TN__H1SCAN_DONE, 10},
+        {"FFFFFFFFFFFFFFFF\r\n", TN__H1SCAN_DONE, UINT64_MAX},
+        {"1;x=\"a\\\"b\"\r\n", TN__H1SCAN_DONE, 1},
+        {"1 ; x = y\r\n", TN__H1SCAN_DONE, 1},
+        {"1\rx\n", TN_EHTTP, 0},
+        {"1;x\r\r\n", TN_EHTTP, 0},
+        {"1;x=\"\r\n\"\r\n", TN_EHTTP, 0},
+        {"1\n", TN_EHTTP, 0},
+        {"11111111111111111\r\n", TN_EHTTP, 0},
+        {";x\r\n", TN_EHTTP, 0},
+        {"1;x=y \r\n", TN_EHTTP, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *line = cases[k].line;
+        size_t len = strlen(line);
+        for (size_t cut = 0; cut <= len; cut++) {
+            tn__h1chunk_t c;
+            size_t n1 = 0, n2 = 0;
+            tn__h1chunk_init(&c, 0);
+            int rc = tn__h1chunk_feed(&c, line, cut, &n1);
+            if (rc == TN__H1SCAN_MORE) {
+                cr_assert_eq(n1, cut);
+                rc = tn__h1chunk_feed(&c, line + cut, len - cut, &n2);
+            }
+            cr_assert_eq(rc, cases[k].want, "case %zu cut %zu: %d", k, cut, rc);
+            if (rc == TN__H1SCAN_DONE) {
+                cr_assert_eq(n1 + n2, len, "case %zu", k);
+                cr_assert_eq(c.size, cases[k].size, "case %zu", k);
+            }
+        }
+    }
+}
+
+Test(http1_framing, target_forms_and_host_values)
+{
+    static const struct {
+        const char *method, *url;
+        int want;
+        const char *authority;
+    } cases[] = {
+        {"GET", "/", TN__H1TARGET_ORIGIN, NULL},
+        {"GET", "/a?b=%00", TN__H1TARGET_ORIGIN, NULL},
+        {"GET", "/a%00", TN_EHTTP, NULL},
+        {"GET", "http://x.example:81/a", TN__H1TARGET_ABSOLUTE, "x.example:81"},
+        {"GET", "http://x.example?q", TN__H1TARGET_ABSOLUTE, "x.example"},
+        {"GET", "http://u@x.example/", TN_EHTTP, NULL},
+        {"GET", "*", TN_EHTTP, NULL},
+        {"OPTIONS", "*", TN__H1TARGET_ASTERISK, NULL},
+        {"options", "*", TN_EHTTP, NULL}, /* methods are case-sensitive */
+        {"CONNECT", "x.example:443", TN__H1TARGET_AUTHORITY, "x.example:443"},
+        {"CONNECT", "[::1]:443", TN__H1TARGET_AUTHORITY, "[::1]:443"},
+        {"CONNECT", "x.example", TN_EHTTP, NULL},
+        {"GET", "x.example:443", TN_EHTTP, NULL},
+        {"GET", "/\x80", TN_EHTTP, NULL},
+        {"GET", "", TN_EHTTP, NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        tn__h1target_t t;
+        int rc = tn__h1_target(cases[k].method, strlen(cases[k].method), cases[k].url,
+                               strlen(cases[k].url), &t);
+        cr_assert_eq(rc, cases[k].want, "case %zu: %d", k, rc);
+        if (cases[k].authority) {
+            cr_assert_eq(t.authority_len, strlen(cases[k].authority), "case %zu", k);
+            cr_assert_eq(memcmp(t.authority, cases[k].authority, t.authority_len), 0);
+        }
+    }
+    cr_assert(tn__h1_host_ok("a.example:65535", 15));
+    cr_assert(!tn__h1_host_ok("a.example:65536", 15));
+    cr_assert(tn__h1_host_ok("[::ffff:1.2.3.4]", 16));
+    cr_assert(!tn__h1_host_ok("[::ffff:1.2.3.400]", 18));
+    cr_assert(tn__h1_is_ipv4("1.2.3.4", 7));
+    cr_assert(!tn__h1_is_ipv4("1.2.3", 5));
+}

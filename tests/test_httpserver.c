@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #endif
 
+#include "http_loopback.h"
 #include "loop_util.h"
 #include "net_peer.h"
 
@@ -62,48 +63,19 @@ static void on_request(tn_http_request_t *req, void *arg)
     g.in_flight--;
 }
 
-typedef struct {
-    tn_ioloop_t *loop;
-    tn_httpserver_t *srv;
-    int port;
-    int freed;
-} s_t;
+typedef tn_hs_t s_t;
 
 static void s_open(s_t *s, tn_httpserver_options_t *o)
 {
-    memset(s, 0, sizeof *s);
     memset(&g, 0, sizeof g);
-    s->loop = tn_test_loop_new();
     if (!o->request_cb && !o->delegate)
         o->request_cb = on_request;
-    cr_assert_eq(tn_httpserver_new(s->loop, o, &s->srv), 0);
-    cr_assert_eq(tn_httpserver_listen(s->srv, 0, "127.0.0.1"), 0);
-    s->port = tn_httpserver_port(s->srv);
-    cr_assert(s->port > 0);
-}
-
-static void on_freed(void *arg)
-{
-    ((s_t *)arg)->freed = 1;
+    tn_hs_open(s, o);
 }
 
 static void s_close(s_t *s)
 {
-    tn_httpserver_free(s->srv, on_freed, s);
-    for (int i = 0; i < 200 && !s->freed; i++)
-        tn_test_settle(s->loop, 5);
-    cr_assert(s->freed);
-    tn_test_close(s->loop, 0);
-}
-
-static int count(const char *hay, size_t n, const char *needle)
-{
-    int c = 0;
-    size_t k = strlen(needle);
-    for (size_t i = 0; hay && i + k <= n; i++)
-        if (memcmp(hay + i, needle, k) == 0)
-            c++;
-    return c;
+    tn_hs_close(s);
 }
 
 static void peer_init(tn_peer_t *p, int port, const char *send, size_t len)
@@ -129,10 +101,10 @@ Test(httpserver, keep_alive_then_connection_close_over_loopback)
     tn_peer_run_until_done(s.loop, &p, 5000);
     cr_assert_eq(p.read_err, 0);
     cr_assert(p.eof);
-    cr_assert_eq(count(p.recv, p.recv_len, "HTTP/1.1 200 OK"), 3);
-    cr_assert_eq(count(p.recv, p.recv_len, "/a 0"), 1);
-    cr_assert_eq(count(p.recv, p.recv_len, "/b 3"), 1);
-    cr_assert_eq(count(p.recv, p.recv_len, "/c 0"), 1);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "HTTP/1.1 200 OK"), 3);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "/a 0"), 1);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "/b 3"), 1);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "/c 0"), 1);
     tn_peer_free(&p);
     tn_test_settle(s.loop, 20);
     cr_assert_eq(tn_httpserver_connection_count(s.srv), 0);
@@ -155,7 +127,7 @@ Test(httpserver, F148_hundred_pipelined_requests_in_one_write)
     tn_peer_start(&p);
     tn_peer_run_until_done(s.loop, &p, 5000);
     cr_assert(p.eof);
-    cr_assert_eq(count(p.recv, p.recv_len, "HTTP/1.1 200 OK"), 100);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "HTTP/1.1 200 OK"), 100);
     cr_assert_eq(g.max_in_flight, 1);
     /* in order */
     const char *at = p.recv;
@@ -183,8 +155,8 @@ Test(httpserver, F147_half_close_after_a_complete_request_still_gets_the_respons
     tn_peer_run_until_done(s.loop, &p, 5000);
     cr_assert(p.eof);
     cr_assert_eq(p.read_err, 0);
-    cr_assert_eq(count(p.recv, p.recv_len, "HTTP/1.1 200 OK"), 1);
-    cr_assert_eq(count(p.recv, p.recv_len, "\r\n\r\n/ 0"), 1);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "HTTP/1.1 200 OK"), 1);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "\r\n\r\n/ 0"), 1);
     tn_peer_free(&p);
     s_close(&s);
 }
@@ -208,7 +180,7 @@ Test(httpserver, F154_early_413_is_delivered_whole_before_the_close)
     cr_assert_eq(p.read_err, 0, "no reset ate the response (%d)", p.read_err);
     cr_assert(p.eof);
     cr_assert(p.recv_len > 12 && memcmp(p.recv, "HTTP/1.1 413 ", 13) == 0);
-    cr_assert_eq(count(p.recv, p.recv_len, "Connection: close"), 1);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "Connection: close"), 1);
     cr_assert_eq(g.requests, 0);
     tn_peer_free(&p);
     free(req);
@@ -237,10 +209,10 @@ Test(httpserver, F146_slow_header_client_hits_the_header_timeout_while_others_ar
     tn_peer_start(&q);
     tn_peer_run_until_done(s.loop, &q, 2000);
     cr_assert(tn_test_now_ms() - t0 < 500, "fast client waited");
-    cr_assert_eq(count(q.recv, q.recv_len, "/fast 0"), 1);
+    cr_assert_eq(tn_test_count(q.recv, q.recv_len, "/fast 0"), 1);
     tn_peer_run_until_done(s.loop, &p, 6000);
     cr_assert(p.send_err != 0 || p.eof, "slow client cut off");
-    cr_assert_eq(count(p.recv, p.recv_len, "HTTP/1.1 200"), 0);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "HTTP/1.1 200"), 0);
     cr_assert_eq(g.requests, 1);
     tn_peer_free(&p);
     tn_peer_free(&q);
@@ -261,7 +233,7 @@ Test(httpserver, idle_keep_alive_connection_is_closed_after_idle_timeout)
     tn_peer_run_until_done(s.loop, &p, 3000);
     double took = tn_test_now_ms() - t0;
     cr_assert(p.eof);
-    cr_assert_eq(count(p.recv, p.recv_len, "HTTP/1.1 200 OK"), 1);
+    cr_assert_eq(tn_test_count(p.recv, p.recv_len, "HTTP/1.1 200 OK"), 1);
     cr_assert(took >= 140 && took < 1500, "closed after %.0f ms", took);
     tn_peer_free(&p);
     s_close(&s);
@@ -291,10 +263,10 @@ Test(httpserver, F143_max_connections_holds_the_excess_in_the_backlog)
     /* A's response carries Connection: close, freeing the slot. */
     cr_assert_eq(tn_http_response_send(g.held, 200, NULL, "held", 4), 0);
     tn_peer_run_until_done(s.loop, &b, 3000);
-    cr_assert_eq(count(b.recv, b.recv_len, "/b 0"), 1);
+    cr_assert_eq(tn_test_count(b.recv, b.recv_len, "/b 0"), 1);
     cr_assert_eq(g.requests, 2);
     tn_peer_run_until_done(s.loop, &a, 3000);
-    cr_assert_eq(count(a.recv, a.recv_len, "held"), 1);
+    cr_assert_eq(tn_test_count(a.recv, a.recv_len, "held"), 1);
     tn_peer_free(&a);
     tn_peer_free(&b);
     s_close(&s);
@@ -336,7 +308,8 @@ Test(httpserver, F27_close_all_connections_lets_in_flight_requests_finish)
     cr_assert_eq(tn_http_response_send(g.held, 200, NULL, "late", 4), 0);
     tn_peer_run_until_done(s.loop, &busy, 3000);
     cr_assert(busy.eof);
-    cr_assert_eq(count(busy.recv, busy.recv_len, "late"), 1, "the in-flight response finished");
+    cr_assert_eq(tn_test_count(busy.recv, busy.recv_len, "late"), 1,
+                 "the in-flight response finished");
     for (int i = 0; i < 100 && g_closed_cb == 0; i++)
         tn_test_settle(s.loop, 5);
     cr_assert_eq(g_closed_cb, 1);
@@ -449,9 +422,9 @@ Test(httpserver, curl_reuses_the_keep_alive_connection)
              "curl -sS -v --max-time 10 http://127.0.0.1:%d/one http://127.0.0.1:%d/two 2>&1",
              s.port, s.port);
     run_cmd(s.loop, &c);
-    cr_assert_eq(count(c.out, c.len, "/one 0"), 1);
-    cr_assert_eq(count(c.out, c.len, "/two 0"), 1);
-    cr_assert(count(c.out, c.len, "Re-using existing connection") >= 1, "%s", c.out);
+    cr_assert_eq(tn_test_count(c.out, c.len, "/one 0"), 1);
+    cr_assert_eq(tn_test_count(c.out, c.len, "/two 0"), 1);
+    cr_assert(tn_test_count(c.out, c.len, "Re-using existing connection") >= 1, "%s", c.out);
     free(c.out);
     s_close(&s);
 }
@@ -467,7 +440,7 @@ Test(httpserver, curl_chunked_upload_and_100_continue)
              "--data-binary @- http://127.0.0.1:%d/up 2>&1",
              s.port);
     run_cmd(s.loop, &c);
-    cr_assert_eq(count(c.out, c.len, "/up 300000"), 1, "%s", c.out);
+    cr_assert_eq(tn_test_count(c.out, c.len, "/up 300000"), 1, "%s", c.out);
     free(c.out);
 
     cmd_t d = {0};
@@ -476,8 +449,8 @@ Test(httpserver, curl_chunked_upload_and_100_continue)
              "-H 'Content-Length: 200000' --data-binary @- http://127.0.0.1:%d/cont 2>&1",
              s.port);
     run_cmd(s.loop, &d);
-    cr_assert_eq(count(d.out, d.len, "/cont 200000"), 1, "%s", d.out);
-    cr_assert(count(d.out, d.len, "100 Continue") >= 1, "%s", d.out);
+    cr_assert_eq(tn_test_count(d.out, d.len, "/cont 200000"), 1, "%s", d.out);
+    cr_assert(tn_test_count(d.out, d.len, "100 Continue") >= 1, "%s", d.out);
     free(d.out);
     s_close(&s);
 }

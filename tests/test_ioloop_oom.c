@@ -1,5 +1,6 @@
-/* The IOLoop under allocation failure (FAULTS.md F17 pattern): the N-th
- * allocation fails for N = 1, 2, 3, ... over a whole scripted session; every
+/* The IOLoop under allocation failure (FAULTS.md F17 pattern, with the
+ * injector of tornuv/testing.h): the N-th allocation fails for N = 1, 2,
+ * 3, ... over a whole scripted session; every
  * call reports TN_ENOMEM (or 0 ids) cleanly, nothing crashes or leaks, and
  * the loop still closes with 0. */
 #include <criterion/criterion.h>
@@ -10,32 +11,6 @@
 #include "tornuv.h"
 
 TestSuite(ioloop_oom, .timeout = 60);
-
-static long alloc_countdown = -1; /* fail when it reaches 0; -1 never */
-static long allocs_seen;
-
-static int should_fail(void)
-{
-    allocs_seen++;
-    if (alloc_countdown < 0)
-        return 0;
-    return alloc_countdown-- == 0;
-}
-
-static void *failing_malloc(size_t n)
-{
-    return should_fail() ? NULL : malloc(n);
-}
-
-static void *failing_realloc(void *p, size_t n)
-{
-    return should_fail() ? NULL : realloc(p, n);
-}
-
-static void *failing_calloc(size_t c, size_t n)
-{
-    return should_fail() ? NULL : calloc(c, n);
-}
 
 static void on_cb(tn_ioloop_t *loop, void *arg)
 {
@@ -68,14 +43,14 @@ static void work_done(tn_ioloop_t *loop, int status, void *arg)
 /* Returns the number of allocations the session made. */
 static long session(long fail_at)
 {
-    allocs_seen = 0;
-    alloc_countdown = fail_at;
+    long before = tn_testing_alloc_count();
+    tn_testing_fail_alloc_after(fail_at);
     tn_ioloop_t *loop = NULL;
     int err = tn_ioloop_new(&loop);
     if (err != 0) {
         cr_assert_eq(err, TN_ENOMEM);
-        alloc_countdown = -1;
-        return allocs_seen;
+        tn_testing_fail_alloc_after(-1);
+        return tn_testing_alloc_count() - before;
     }
     int ran = 0, expected = 0;
     for (int i = 0; i < 20; i++) {
@@ -101,7 +76,7 @@ static long session(long fail_at)
     /* Stopping needs a timeout; if its allocation fails, retry without the
      * injected failure so the session still ends. */
     if (tn_ioloop_call_later(loop, 20, on_stop, NULL) == 0) {
-        alloc_countdown = -1;
+        tn_testing_fail_alloc_after(-1);
         cr_assert_neq(tn_ioloop_call_later(loop, 20, on_stop, NULL), 0);
     }
     cr_assert_eq(tn_ioloop_start(loop), 0);
@@ -112,16 +87,17 @@ static long session(long fail_at)
     cr_assert_eq(tn_ioloop_close(loop, TN_CLOSE_ALL_FDS), 0);
     tn_test_closesocket(sv[0]);
     tn_test_closesocket(sv[1]);
-    alloc_countdown = -1;
-    return allocs_seen;
+    tn_testing_fail_alloc_after(-1);
+    return tn_testing_alloc_count() - before;
 }
 
 Test(ioloop_oom, every_allocation_failure_is_clean)
 {
-    cr_assert_eq(tn_replace_allocator(failing_malloc, failing_realloc, failing_calloc, free), 0);
     long total = session(-1);
+    long live = tn_testing_live_allocations();
     cr_assert_gt(total, 50);
-    for (long n = 0; n < total; n++)
+    for (long n = 0; n < total; n++) {
         session(n);
-    tn_replace_allocator(malloc, realloc, calloc, free);
+        cr_assert_eq(tn_testing_live_allocations(), live, "failing allocation %ld leaked", n);
+    }
 }

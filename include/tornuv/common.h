@@ -68,9 +68,21 @@ typedef int tn_socket_t;
     XX(ETOOLARGE, "message too large")                                                             \
     XX(EOF, "end of stream")                                                                       \
     XX(ECALLBACK, "application callback failed")                                                   \
-    XX(EFINISHED, "response already finished")
+    XX(EFINISHED, "response already finished")                                                     \
+    XX(EPENDING, "operation not complete")                                                         \
+    XX(EEMPTY, "queue is empty")                                                                   \
+    XX(ETLS, "TLS protocol error (handshake failed or bad record)")                                \
+    XX(ETLSVERIFY, "TLS peer certificate verification failed")                                     \
+    XX(ETLSTRUNC, "TLS connection ended without close_notify (data may be truncated)")             \
+    XX(ETLSCONFIG, "TLS configuration error (certificate, key, CA or cipher settings)")
 
 #define TN__ERR_BASE (-30000)
+
+/* What a chunk callback returns (every place data streams: IOStream
+ * streaming reads, request bodies, response bodies): go on, or stop reading
+ * until the matching *_resume call. A negative code aborts instead. */
+#define TN_CONTINUE 0
+#define TN_PAUSE 1
 
 typedef enum {
     TN__ERR_FIRST = TN__ERR_BASE - 1000,
@@ -167,7 +179,10 @@ TN_EXTERN void tn_log_set_level(int level);
  * Messages longer than 1 KiB are truncated.
  * Tornado: gen_log / app_log / access_log calls. */
 TN_EXTERN void tn_log(int level, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__MINGW32__)
+    /* The library formats with mingw's C99 vsnprintf (%zu, %lld). */
+    __attribute__((format(gnu_printf, 2, 3)))
+#elif defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;

@@ -31,6 +31,7 @@
 #include "tornuv/httputil.h"
 #include "tornuv/iostream.h"
 #include "tornuv/ioloop.h"
+#include "tornuv/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,7 +46,8 @@ typedef struct tn_http_request_s tn_http_request_t;
 #define TN_HTTP_DEFAULT_MAX_BODY_SIZE ((uint64_t)100 * 1024 * 1024)
 #define TN_HTTP_DEFAULT_MAX_CHUNK_EXT_SIZE 1024u
 #define TN_HTTP_DEFAULT_HEADER_TIMEOUT_MS 60000u
-#define TN_HTTP_DEFAULT_BODY_TIMEOUT_MS 60000u
+#define TN_HTTP_DEFAULT_BODY_TIMEOUT_MS 0u /* none: only the stall bound (idle_timeout_ms) */
+#define TN_HTTP_DEFAULT_WRITE_TIMEOUT_MS 60000u
 #define TN_HTTP_DEFAULT_IDLE_TIMEOUT_MS 75000u
 #define TN_HTTP_DEFAULT_CLOSE_LINGER_MS 2000u
 
@@ -92,6 +94,13 @@ typedef void (*tn_http_request_cb)(tn_http_request_t *req, void *arg);
 /** Called when a request dies with its connection before being finished. */
 typedef void (*tn_http_request_close_cb)(tn_http_request_t *req, void *arg);
 
+/** A piece of a streamed request body (simple mode, see
+ * tn_http_request_stream_body): dechunked and decompressed, borrowed until
+ * return. Returns TN_CONTINUE, TN_PAUSE (no more pieces, and no reading,
+ * until tn_http_request_resume_body) or a negative code (abort: the
+ * connection is closed, after the response if one was finished). */
+typedef int (*tn_http_body_cb)(tn_http_request_t *req, const char *data, size_t len, void *arg);
+
 /** Access-log record, borrowed for the call. */
 typedef struct {
     const char *method;
@@ -121,6 +130,12 @@ typedef struct {
     /* Exactly one of request_cb (simple mode) or delegate (delegate mode). */
     tn_http_request_cb request_cb;
     void *request_arg;
+    /* Simple mode: called with request_arg once a request's headers are in,
+     * before its body is read; it may pause the body (which also holds the
+     * 100 Continue until resume), stream it with tn_http_request_stream_body,
+     * raise max_body_size, or answer at once. request_cb still runs when the
+     * whole request was received. */
+    tn_http_request_cb headers_cb;
     const tn_http_delegate_t *delegate; /* copied */
     void *delegate_arg;
 
@@ -128,9 +143,15 @@ typedef struct {
     size_t max_header_count;               /* 431 past it */
     uint64_t max_body_size;                /* after dechunking and inflation; 413 past it */
     size_t max_chunk_ext_size;             /* bytes of chunk extensions per chunk; 400 past it */
-    uint64_t header_timeout_ms;            /* start of request to end of headers */
-    uint64_t body_timeout_ms;              /* idle time while reading a body */
-    uint64_t idle_timeout_ms;              /* keep-alive idle between requests */
+    uint64_t header_timeout_ms;            /* first byte of a request to the end of its
+                                              headers (60 s); then the connection closes */
+    uint64_t body_timeout_ms;              /* end of headers to the end of the body; 0 = no
+                                              bound on the whole body (the default); past
+                                              it 408 if nothing was answered, then close */
+    uint64_t idle_timeout_ms;              /* keep-alive idle between requests (75 s); also
+                                              the longest a body may stall between bytes */
+    uint64_t write_timeout_ms;             /* response bytes wait in tornuv and the peer took
+                                              none of them for this long: close (60 s) */
     uint64_t close_linger_ms;              /* how long a rejected connection drains input */
     size_t max_connections;                /* 0 = unlimited; over it, accepted sockets are closed */
     uint32_t max_requests_per_connection;  /* 0 = unlimited */
@@ -143,6 +164,10 @@ typedef struct {
                                               pipelined request waits; 0 = 64 KiB */
     tn_http_access_log_cb access_log;
     void *access_log_arg;
+    /* Serve HTTPS: every connection is a TLS stream made with this server
+     * context (borrowed: it must outlive the server); requests report
+     * protocol "https" (xheaders may still override it). Tornado: ssl_options. */
+    tn_tls_context_t *ssl_options;
 } tn_httpserver_options_t;
 
 /** Creates a server on loop (options copied). Returns 0, TN_EINVAL (no or both
@@ -241,15 +266,27 @@ TN_EXTERN void *tn_http_request_data(const tn_http_request_t *req);
  * headers_received. Returns 0 or TN_EINVAL (too late).
  * Tornado: HTTP1Connection.set_max_body_size. */
 TN_EXTERN int tn_http_request_set_max_body_size(tn_http_request_t *req, uint64_t max_bytes);
-/** Overrides the body idle timeout for this request. Tornado: set_body_timeout. */
+/** Overrides the whole-body timeout for this request (counted from the end
+ * of its headers; the time it spends paused does not count). Returns 0,
+ * TN_EINVAL (0, or the body is already in). Tornado: set_body_timeout. */
 TN_EXTERN int tn_http_request_set_body_timeout(tn_http_request_t *req, uint64_t timeout_ms);
 
-/** Delegate mode: stops data_received deliveries (reading from the socket
- * stops too, so the peer is back-pressured) until resume. Idempotent.
+/** Simple mode, from headers_cb only: the body goes to cb piece by piece
+ * instead of being buffered (tn_http_request_body then stays empty and
+ * body arguments unparsed); request_cb runs after the last piece. Returns 0
+ * or TN_EINVAL (delegate mode, NULL cb, or not inside headers_cb).
+ * Tornado: @stream_request_body's HTTPMessageDelegate.data_received. */
+TN_EXTERN int tn_http_request_stream_body(tn_http_request_t *req, tn_http_body_cb cb, void *arg);
+
+/** Delegate mode (and simple mode's headers_cb or streamed body): stops
+ * body deliveries (reading from the socket stops too, so the peer is
+ * back-pressured) until resume. Paused from headers_received or headers_cb,
+ * it also holds an Expect: 100-continue answer until resume. Idempotent.
  * Tornado: the Future returned by data_received. */
 TN_EXTERN void tn_http_request_pause_body(tn_http_request_t *req);
-/** Resumes deliveries; the next data_received comes later, never inside
- * this call. Tornado: the data_received Future resolving. */
+/** Resumes deliveries (sending a held 100 Continue first, unless a response
+ * was started); the next data_received comes later, never inside this
+ * call. Tornado: the data_received / prepare Future resolving. */
 TN_EXTERN void tn_http_request_resume_body(tn_http_request_t *req);
 
 /** cb fires once if the connection dies after the request was handed over
@@ -259,6 +296,22 @@ TN_EXTERN void tn_http_request_resume_body(tn_http_request_t *req);
  * Tornado: RequestHandler.on_connection_close. */
 TN_EXTERN void tn_http_request_set_close_callback(tn_http_request_t *req,
                                                   tn_http_request_close_cb cb, void *arg);
+
+/** Hand-over callback of tn_http_request_detach: the connection's stream,
+ * now the caller's (status 0), or NULL and TN_ECLOSED when the connection
+ * closed first. */
+typedef void (*tn_http_detach_cb)(tn_iostream_t *stream, int status, void *arg);
+
+/** Takes the connection away from HTTP once this request's response is
+ * finished (a 101 answering an upgrade): no further request is read from
+ * it, bytes the client sent after this request stay buffered in the
+ * stream, and cb (exactly once, later, from the loop) hands the stream
+ * over; the server no longer counts, times out or closes it. Call on a
+ * request whose body was read whole, before finishing its response.
+ * Returns 0, TN_EINVAL (NULL cb, body not read yet), TN_EALREADY (called
+ * twice), TN_ECLOSED (the connection is closing).
+ * Tornado: HTTP1Connection.detach(). */
+TN_EXTERN int tn_http_request_detach(tn_http_request_t *req, tn_http_detach_cb cb, void *arg);
 
 /* ---- Response ---- */
 
@@ -281,6 +334,16 @@ TN_EXTERN int tn_http_response_write_headers(tn_http_request_t *req, int status,
 TN_EXTERN int tn_http_response_write(tn_http_request_t *req, const char *data, size_t len,
                                      tn_http_write_cb cb, void *arg);
 
+/** Like tn_http_response_write without copying data: it must stay valid
+ * until release (required) runs, once, when the bytes reached the OS (0)
+ * or the connection closed first (TN_ECLOSED); never inside this call.
+ * Framing (headers, chunk sizes) is copied. Returns as
+ * tn_http_response_write, plus TN_EINVAL (NULL release); on an error
+ * return release never runs.
+ * Tornado: HTTP1Connection.write of a memoryview (no copy in the stream). */
+TN_EXTERN int tn_http_response_write_ref(tn_http_request_t *req, const char *data, size_t len,
+                                         tn_http_write_cb release, void *arg);
+
 /** Ends the response (terminating chunk if chunked). Finishing with fewer
  * body bytes than the declared Content-Length closes the connection. Returns
  * 0, TN_EFINISHED (twice), TN_ECLOSED. Tornado: HTTP1Connection.finish. */
@@ -291,6 +354,11 @@ TN_EXTERN int tn_http_response_finish(tn_http_request_t *req);
  * Tornado: write_headers + write + finish on HTTP1Connection. */
 TN_EXTERN int tn_http_response_send(tn_http_request_t *req, int status, const char *content_type,
                                     const char *body, size_t len);
+
+/** Response bytes written and not yet handed to the OS (queued on the
+ * connection, shared with pipelined responses). 0 once closed.
+ * Tornado: IOStream.write buffer of the request's connection. */
+TN_EXTERN size_t tn_http_response_buffered(const tn_http_request_t *req);
 
 /** Status of the response (0 before write_headers).
  * Tornado: the start line's code given to write_headers. */

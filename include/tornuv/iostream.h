@@ -201,6 +201,82 @@ TN_EXTERN void tn_iostream_set_data(tn_iostream_t *s, void *data);
  * Tornado: none. */
 TN_EXTERN void *tn_iostream_get_data(const tn_iostream_t *s);
 
+/* ---- streaming reads ----------------------------------------------------
+ * One chunk-callback shape for every place data streams: the bytes are
+ * borrowed until the callback returns, which says TN_CONTINUE (go on),
+ * TN_PAUSE (stop reading until tn_iostream_stream_resume) or a negative code
+ * (abort: the stream closes with it as its cause). While a streaming read is
+ * paused nothing is read from the transport, so at most one chunk
+ * (read_chunk_size) is buffered: memory per stream is bounded by
+ * construction, and a consumer that pauses throttles its peer. */
+
+/** Streams until the stream closes (tn_iostream_stream's nbytes). */
+#define TN_UNTIL_CLOSE UINT64_MAX
+
+/** A chunk of a streaming read: 1..read_chunk_size bytes, borrowed until
+ * return. Returns TN_CONTINUE, TN_PAUSE or a negative code (abort). */
+typedef int (*tn_chunk_cb)(tn_iostream_t *s, const char *data, size_t len, void *arg);
+/** The end of a streaming read, exactly once, after the last chunk: status
+ * 0 (nbytes delivered, or for TN_UNTIL_CLOSE a clean end: EOF or a local
+ * close), TN_ECLOSED (closed first; tn_iostream_error says why),
+ * TN_ECANCELED (tn_iostream_stream_cancel), or the negative code a chunk
+ * (or alloc/filled) callback returned. total counts the bytes delivered. It
+ * runs before the stream's close callback; a new read may start inside it. */
+typedef void (*tn_stream_done_cb)(tn_iostream_t *s, int status, uint64_t total, void *arg);
+
+/** Streams nbytes (or TN_UNTIL_CLOSE) through on_chunk, then on_done.
+ * Chunks run on later drains, never inside this call, even when the bytes
+ * are already buffered; each is at most read_chunk_size bytes, and bytes
+ * past nbytes stay buffered for the next read. While it lives (paused too)
+ * the streaming read is the stream's one pending read: other reads get
+ * TN_EALREADY. Bytes already buffered when the stream closes are still
+ * streamed before on_done. nbytes 0 completes with on_done(0, 0).
+ * Returns 0 (on_done runs exactly once, later), TN_EINVAL (NULL callback),
+ * TN_EALREADY, TN_ENOMEM, or TN_ECLOSED when the stream is closed and
+ * nothing is buffered.
+ * Tornado: IOStream.read_bytes(num_bytes, callback, streaming_callback) and
+ * read_until_close(callback, streaming_callback) (Tornado <= 5). */
+TN_EXTERN int tn_iostream_stream(tn_iostream_t *s, uint64_t nbytes, tn_chunk_cb on_chunk,
+                                 tn_stream_done_cb on_done, void *arg);
+
+/** Resumes a streaming read that a callback paused with TN_PAUSE; the next
+ * chunk comes on a later drain. Callable from inside the callback that
+ * paused (after it returns it takes effect). Returns 0, or TN_EINVAL when
+ * the stream has no paused streaming read.
+ * Tornado: none (Tornado's streaming_callback could not apply back-pressure;
+ * libcurl's curl_easy_pause(CURLPAUSE_CONT)). */
+TN_EXTERN int tn_iostream_stream_resume(tn_iostream_t *s);
+
+/** Ends the streaming read: on_done(TN_ECANCELED) on a later drain, no
+ * chunk after this call, and bytes not yet handed to a chunk stay buffered
+ * for the next read (startable from on_done). Returns 0, or TN_EINVAL when
+ * no streaming read is alive or it already ended.
+ * Tornado: none (cancelling the coroutine that loops on read_bytes). */
+TN_EXTERN int tn_iostream_stream_cancel(tn_iostream_t *s);
+
+/** Gives the buffer for the next piece of a tn_iostream_stream_into read:
+ * set *base and *len (room for up to suggested bytes is ideal; any length
+ * works) to memory the caller owns and keeps valid until filled returns it
+ * or on_done runs. *len 0 pauses (resume asks again). Returns 0 or a
+ * negative code (abort). */
+typedef int (*tn_alloc_cb)(tn_iostream_t *s, size_t suggested, char **base, size_t *len, void *arg);
+/** A buffer from alloc came back holding len (>= 1) bytes; it is the
+ * caller's again (keep it, write_ref it elsewhere). Returns TN_CONTINUE,
+ * TN_PAUSE or a negative code, as tn_chunk_cb. */
+typedef int (*tn_filled_cb)(tn_iostream_t *s, char *base, size_t len, void *arg);
+
+/** Like tn_iostream_stream, but each piece lands in memory the caller owns
+ * (libuv's alloc-callback model): alloc lends a buffer before each read,
+ * filled hands it back. tornuv allocates nothing per piece; the bytes are
+ * copied once, from the stream's read buffer into the caller's buffer
+ * (the read buffer stays one chunk, so memory stays bounded). A buffer lent
+ * and not returned by filled is the caller's again when on_done runs.
+ * alloc runs on a later drain, never inside this call. Returns as
+ * tn_iostream_stream.
+ * Tornado: IOStream.read_into(buf, partial=True) in a loop (5.0+). */
+TN_EXTERN int tn_iostream_stream_into(tn_iostream_t *s, uint64_t nbytes, tn_alloc_cb alloc,
+                                      tn_filled_cb filled, tn_stream_done_cb on_done, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

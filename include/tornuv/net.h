@@ -8,6 +8,7 @@
 #include "common.h"
 #include "ioloop.h"
 #include "iostream.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,21 @@ TN_EXTERN int tn_iostream_from_socket(tn_ioloop_t *loop, tn_socket_t sock,
 TN_EXTERN int tn_iostream_connect(tn_ioloop_t *loop, const char *ip, int port,
                                   const tn_iostream_options_t *opts, tn_connect_cb cb, void *arg,
                                   tn_iostream_t **out);
+
+/** Like tn_iostream_connect, then TLS with client context ctx: *out (when
+ * out is not NULL) is the TLS stream, usable at once (writes wait for the
+ * handshake). server_hostname (NULL = ip) is sent as SNI and checked
+ * against the certificate. cb(stream, status, arg) runs exactly once,
+ * after the handshake: status 0, or the connect or TLS error (TN_ETLSVERIFY,
+ * TN_ETLS, TN_ETIMEOUT past the context's handshake deadline,
+ * -ECONNREFUSED, ...) with the stream closed as for tn_iostream_connect.
+ * Returns as tn_iostream_connect, and TN_EINVAL for a NULL or server ctx,
+ * TN_ENOTSUP without TLS in the build.
+ * Tornado: SSLIOStream(socket, ssl_options).connect(address, server_hostname=). */
+TN_EXTERN int tn_iostream_connect_tls(tn_ioloop_t *loop, const char *ip, int port,
+                                      const tn_iostream_options_t *opts, tn_tls_context_t *ctx,
+                                      const char *server_hostname, tn_connect_cb cb, void *arg,
+                                      tn_iostream_t **out);
 
 /** Like tn_iostream_connect, to a unix domain socket at path (a named pipe
  * on Windows). A missing socket fails in cb with -ENOENT, nobody listening

@@ -30,6 +30,21 @@ TN_EXTERN int tn_tcpclient_connect(tn_ioloop_t *loop, const char *host, int port
                                    uint64_t timeout_ms, const tn_iostream_options_t *opts,
                                    tn_connect_cb cb, void *arg);
 
+/** tn_tcpclient_connect, then TLS with client context ctx on the winning
+ * connection: cb(stream, 0, arg) hands over the TLS stream once the
+ * handshake is done; cb(NULL, status, arg) on any failure (the connect
+ * errors above, or TN_ETLSVERIFY, TN_ETLS, TN_ETIMEOUT past the context's
+ * handshake deadline). server_hostname (NULL = host) is sent as SNI and
+ * checked against the certificate. timeout_ms bounds the connection; the
+ * handshake is bounded by the context's handshake_timeout_ms. Returns as
+ * tn_tcpclient_connect, and TN_EINVAL for a NULL or server ctx, TN_ENOTSUP
+ * without TLS in the build.
+ * Tornado: TCPClient().connect(host, port, ssl_options=, server_hostname=). */
+TN_EXTERN int tn_tcpclient_connect_tls(tn_ioloop_t *loop, const char *host, int port,
+                                       uint64_t timeout_ms, const tn_iostream_options_t *opts,
+                                       tn_tls_context_t *ctx, const char *server_hostname,
+                                       tn_connect_cb cb, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@
 #include "common.h"
 #include "ioloop.h"
 #include "iostream.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,6 +59,13 @@ typedef struct {
      * once: at the limit the server stops accepting (pending connections
      * wait in the kernel's backlog) and resumes as connections close. */
     size_t max_connections;
+    /** When set, every accepted connection is wrapped in TLS with this server
+     * context before handle_stream sees it (as Tornado, handle_stream runs
+     * at once, while the handshake is still under way: reads and writes wait
+     * for it, and a failed or overdue handshake closes the stream). Borrowed:
+     * the context must outlive the server (each connection holds its own
+     * reference). Tornado: TCPServer(ssl_options=). */
+    tn_tls_context_t *ssl_options;
 } tn_tcpserver_options_t;
 
 /** Creates a server with no sockets. opts may be NULL only to get an error:

@@ -36,6 +36,11 @@ typedef struct tn_transport_ops_s {
 TN_EXTERN int tn_iostream_new(tn_ioloop_t *loop, const tn_transport_ops_t *ops, void *t,
                               const tn_iostream_options_t *opts, tn_iostream_t **out);
 
+/** The transport a stream runs over: returns its ops and stores its record
+ * in *t (layers such as TLS recognise their own streams by the ops).
+ * Tornado: none. */
+TN_EXTERN const tn_transport_ops_t *tn_iostream__ops(const tn_iostream_t *s, void **t);
+
 /** Asks for space in the stream's read buffer (libuv reads straight into
  * it). *len == 0 means none could be had: report ENOBUFS through on_read.
  * Tornado: BaseIOStream._read_to_buffer's recv_into target. */

@@ -63,6 +63,22 @@ typedef struct {
     /** Writes the body of an error page (status already set, response
      * cleared). NULL = a small HTML page. Tornado: write_error(status). */
     void (*write_error)(tn_handler_t *h, int status);
+    /** Nonzero: the body is not buffered. The handler is made when the
+     * headers are in: initialize and prepare run then (prepare may call
+     * tn_handler_set_max_body_size, answer at once, or return TN_WEB_ASYNC
+     * to hold both the 100 Continue and the body until
+     * tn_handler_resume_body), data_received gets the body piece by piece,
+     * and the method runs once it is complete. A response finished before
+     * the body is complete closes the connection after it is sent.
+     * Tornado: @tornado.web.stream_request_body. */
+    int stream_request_body;
+    /** A piece of the body (stream_request_body classes): borrowed until
+     * return. Returns TN_WEB_DONE (go on), TN_WEB_ASYNC (pause reading
+     * until tn_handler_resume_body) or a negative code (an error response,
+     * as a method's, then the connection closes); it may also answer itself
+     * (tn_handler_send_error(h, 413)): the rest of the body is not read.
+     * Tornado: RequestHandler.data_received(chunk). */
+    int (*data_received)(tn_handler_t *h, const char *data, size_t len);
 } tn_handler_class_t;
 
 /** Access-log hook: called once per finished request. */
@@ -126,6 +142,12 @@ TN_EXTERN long tn_app_reverse_url(const tn_app_t *app, const char *name, const c
 /** Request callback serving the application (arg = the tn_app_t) for a
  * server created by hand. Tornado: Application.__call__. */
 TN_EXTERN void tn_app_request_cb(tn_http_request_t *req, void *app);
+
+/** The HTTPServer headers_cb for an application with stream_request_body
+ * classes (set it with request_arg = app next to tn_app_request_cb on a
+ * server you create; tn_app_listen does). Harmless for other requests.
+ * Tornado: _HandlerDelegate.headers_received for @stream_request_body. */
+TN_EXTERN void tn_app_headers_cb(tn_http_request_t *req, void *app);
 
 /** Creates an HTTPServer for the application (opts may be NULL; its
  * request_cb/delegate are replaced) and listens. Tornado: Application.listen. */
@@ -197,12 +219,44 @@ TN_EXTERN int tn_handler_write_str(tn_handler_t *h, const char *s);
  * Tornado: write(dict). */
 TN_EXTERN int tn_handler_write_json(tn_handler_t *h, const char *json, size_t len);
 
+/** Resumes a stream_request_body handler: after prepare returned
+ * TN_WEB_ASYNC (sends the held 100 Continue and starts reading the body;
+ * the method runs once it is complete, on a later drain), or after
+ * data_received returned TN_WEB_ASYNC (the next piece comes later).
+ * Returns 0, TN_EINVAL (not a streaming handler, nothing paused) or
+ * TN_ECLOSED. Tornado: the prepare / data_received Future resolving. */
+TN_EXTERN int tn_handler_resume_body(tn_handler_t *h);
+
+/** Raises (or lowers) the body limit of this request; in initialize or
+ * prepare of a stream_request_body handler, before any body byte was read.
+ * Returns 0, TN_EINVAL (too late) or TN_ECLOSED.
+ * Tornado: self.request.connection.set_max_body_size(n). */
+TN_EXTERN int tn_handler_set_max_body_size(tn_handler_t *h, uint64_t max_bytes);
+
+/** Bytes written by the handler and not yet handed to the OS: what
+ * tn_handler_write buffered plus what flushes left queued on the
+ * connection. A handler producing a large response writes, flushes, and
+ * waits for the flush callback (or for this to drop) before writing more,
+ * so it holds at most its own high-water mark. 0 once closed.
+ * Tornado: none (len(self._write_buffer) plus the stream's write buffer). */
+TN_EXTERN size_t tn_handler_write_buffered(const tn_handler_t *h);
+
 /** Completion of a flush: 0 or TN_ECLOSED. */
 typedef void (*tn_handler_flush_cb)(tn_handler_t *h, int status, void *arg);
 /** Sends the headers (first time) and what was written so far (chunked).
  * cb (may be NULL) fires once when the bytes reached the OS. Returns 0,
  * TN_EFINISHED, TN_ECLOSED. Tornado: flush(). */
 TN_EXTERN int tn_handler_flush(tn_handler_t *h, tn_handler_flush_cb cb, void *arg);
+/** Writes data without copying it: flushes what was written before (the
+ * headers too, so the response is not gzipped nor given an ETag), then
+ * hands data to the connection by reference. data must stay valid until
+ * release (required) runs, once, when it reached the OS (0) or the client
+ * left (TN_ECLOSED); never inside this call. Returns 0, TN_EINVAL,
+ * TN_EFINISHED, TN_ECLOSED, TN_ENOMEM (release then never runs).
+ * Tornado: write() of a memoryview, then flush(). */
+TN_EXTERN int tn_handler_write_ref(tn_handler_t *h, const void *data, size_t len,
+                                   tn_handler_flush_cb release, void *arg);
+
 /** Finishes the response (ETag/304, gzip and Content-Length when nothing
  * was flushed). Inside a method, a second call returns TN_EFINISHED. For a
  * handler whose method returned TN_WEB_ASYNC this call also releases it: h

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Real-browser test of the demo's long-polling chat.
+"""Real-browser test of the demo's WebSocket echo and chat.
 
 Starts examples/demo on a free loopback port, drives two headless Chromium
 sessions through chromedriver's W3C WebDriver HTTP API (standard library
-only: no Selenium, no npm), opens /chat in both, sends a message from the
-first page and waits for it to appear in the second.
+only: no Selenium, no npm), and checks:
+  1. /ws/echo sends back a text message (non-ASCII) and a binary one
+     (every byte value) unchanged, and closes cleanly with code 1000;
+  2. the chat over WebSockets (/chat, the default in a browser that has
+     them): a message sent from one page appears in the other;
+  3. the same over long polling (/chat?transport=long-polling);
+  4. a WebSocket page and a long-polling page see each other's messages.
 
 Usage: chat_test.py BUILD_DIR   (exit status 0 on success)
 """
@@ -85,6 +90,9 @@ class Driver:
     def script(self, js):
         return self.call("POST", self.s("/execute/sync"), {"script": js, "args": []})
 
+    def async_script(self, js):
+        return self.call("POST", self.s("/execute/async"), {"script": js, "args": []})
+
     def quit(self):
         if self.session:
             try:
@@ -99,6 +107,73 @@ def which(*names):
         if p:
             return p
     return None
+
+
+ECHO_JS = """
+var done = arguments[arguments.length - 1];
+var ws = new WebSocket("ws://" + location.host + "/ws/echo");
+ws.binaryType = "arraybuffer";
+var bytes = new Uint8Array(256);
+for (var i = 0; i < 256; i++) bytes[i] = i;
+var text = "h\u00e9llo \u2603 \ud83d\ude00 " + "x".repeat(70000);
+var got = [];
+ws.onopen = function () { ws.send(text); ws.send(bytes.buffer); };
+ws.onmessage = function (e) {
+  got.push(e.data);
+  if (got.length < 2) return;
+  var b = new Uint8Array(got[1]);
+  var same = b.length === 256;
+  for (var i = 0; same && i < 256; i++) same = b[i] === i;
+  ws.onclose = function (c) { done({text: got[0] === text, binary: same, code: c.code}); };
+  ws.close(1000, "bye");
+};
+ws.onerror = function () { done({error: true}); };
+"""
+
+
+def ws_echo(d, base):
+    d.go(base + "/hello")
+    r = d.async_script(ECHO_JS)
+    if r != {"text": True, "binary": True, "code": 1000}:
+        print("chat_test: /ws/echo answered %r" % (r,))
+        return False
+    print("chat_test: /ws/echo echoed text and binary, closed with 1000: ok")
+    return True
+
+
+def chat_round(a, b, url_a, url_b, name):
+    a.go(url_a)
+    b.go(url_b)
+    want = {url_a: "long-polling" if "long-polling" in url_a else "websocket",
+            url_b: "long-polling" if "long-polling" in url_b else "websocket"}
+    for d, u in ((a, url_a), (b, url_b)):
+        end = time.time() + 15
+        while True:
+            st = d.script("var s = document.getElementById('status');"
+                          "return [s.textContent, s.dataset.transport || '']")
+            if st == ["connected", want[u]]:
+                break
+            if time.time() > end:
+                print("chat_test (%s): chat.js did not connect (%r)" % (name, st))
+                return False
+            time.sleep(0.1)
+    time.sleep(0.5)  # let long polls reach the server
+    for src, dst in ((a, b), (b, a)):
+        text = "%s: hello %d %f" % (name, os.getpid(), time.time())
+        src.type(src.find("#chat-input"), text)
+        src.click(src.find("#chat-form button"))
+        end = time.time() + 15
+        while True:
+            seen = dst.script("return Array.from(document.querySelectorAll('#messages .msg'))"
+                              ".map(function (e) { return e.textContent; })")
+            if text in (seen or []):
+                break
+            if time.time() > end:
+                print("chat_test (%s): the message never appeared on the other page" % name)
+                return False
+            time.sleep(0.1)
+    print("chat_test (%s): messages crossed both ways: ok" % name)
+    return True
 
 
 def main():
@@ -129,35 +204,21 @@ def main():
             print("chat_test: demo or chromedriver did not start")
             return 1
 
-        url = "http://127.0.0.1:%d/chat" % port
+        base = "http://127.0.0.1:%d" % port
         for i in range(2):
             d = Driver(dport)
             d.start(chrome, os.path.join(tmp, "profile%d" % i))
             drivers.append(d)
-            d.go(url)
         a, b = drivers
-        # both pages loaded their script and started polling
-        for d in drivers:
-            end = time.time() + 15
-            while d.script("return document.getElementById('status').textContent") != "connected":
-                if time.time() > end:
-                    print("chat_test: chat.js did not start")
-                    return 1
-                time.sleep(0.1)
-        time.sleep(0.5)  # let both long polls reach the server
-        text = "hello from page one %d" % os.getpid()
-        a.type(a.find("#chat-input"), text)
-        a.click(a.find("#chat-form button"))
-        end = time.time() + 15
-        while time.time() < end:
-            seen = b.script("return Array.from(document.querySelectorAll('#messages .msg'))"
-                            ".map(function (e) { return e.textContent; })")
-            if text in (seen or []):
-                print("chat_test: the message reached the second page: ok")
-                return 0
-            time.sleep(0.1)
-        print("chat_test: the message never appeared in the second page")
-        return 1
+        if not ws_echo(a, base):
+            return 1
+        for name, qa, qb in (("websocket", "", ""),
+                             ("long-polling", "?transport=long-polling",
+                              "?transport=long-polling"),
+                             ("websocket and long-polling", "", "?transport=long-polling")):
+            if not chat_round(a, b, base + "/chat" + qa, base + "/chat" + qb, name):
+                return 1
+        return 0
     finally:
         for d in drivers:
             d.quit()

@@ -60,13 +60,19 @@ void tn_test_settle(tn_ioloop_t *loop, uint64_t ms)
 
 static void on_server_freed(void *arg)
 {
-    tn_ioloop_stop(arg);
+    *(int *)arg = 1;
+}
+
+static int flag_set(void *arg)
+{
+    return *(int *)arg;
 }
 
 void tn_test_free_server(tn_ioloop_t *loop, tn_tcpserver_t *server)
 {
-    tn_tcpserver_free(server, on_server_freed, loop);
-    tn_test_run(loop, 5000);
+    int freed = 0;
+    tn_tcpserver_free(server, on_server_freed, &freed);
+    cr_assert_eq(tn_testing_run_until(loop, flag_set, &freed, 5000), 0, "server freed");
 }
 
 void tn_test_random_bytes(char *buf, size_t len, unsigned seed)
@@ -314,4 +320,14 @@ int tn_test_accept_nowait(int listen_fd)
 void tn_test_close_fd(int fd)
 {
     sock_close(fd);
+}
+
+int tn_test_count(const char *hay, size_t n, const char *needle)
+{
+    int c = 0;
+    size_t k = strlen(needle);
+    for (size_t i = 0; hay && i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0)
+            c++;
+    return c;
 }

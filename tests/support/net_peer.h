@@ -73,12 +73,16 @@ void tn_peer_free(tn_peer_t *p);
 /* Fills buf with deterministic pseudo-random bytes from seed. */
 void tn_test_random_bytes(char *buf, size_t len, unsigned seed);
 
+/* Occurrences of needle in hay[0..n) (hay may be NULL when n is 0). */
+int tn_test_count(const char *hay, size_t n, const char *needle);
+
 /* 64-bit FNV-1a hash, for comparing large payloads. */
 unsigned long long tn_test_hash(const void *data, size_t len);
 
 /* A raw TCP socket bound to the loopback address of family (AF_INET or
- * AF_INET6) on an ephemeral port, listening when backlog > 0. *port gets
- * the port. Asserts success. */
+ * AF_INET6) on an ephemeral port, listening when backlog > 0 (tests fill a
+ * small backlog on purpose, which tn_testing_bind_unused_port's fixed one
+ * cannot do). *port gets the port. Asserts success. */
 int tn_test_raw_listener(int family, int backlog, int *port);
 
 /* A loopback port nobody listens on (bound, then closed). */

@@ -98,6 +98,7 @@ void tn_wc_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define cr_assert_geq(a, b, ...) TN_WC_CHECK(1, (a) >= (b), #a " >= " #b, __VA_ARGS__)
 #define cr_assert_null(p, ...) TN_WC_CHECK(1, (p) == NULL, #p " == NULL", __VA_ARGS__)
 #define cr_assert_not_null(p, ...) TN_WC_CHECK(1, (p) != NULL, #p " != NULL", __VA_ARGS__)
+#define cr_assert_fail(...) TN_WC_CHECK(1, 0, "assertion failed", __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...)                                                                \
     TN_WC_CHECK(1, strcmp((a), (b)) == 0, #a " equals " #b, __VA_ARGS__)
 #define cr_assert_str_neq(a, b, ...)                                                               \
