@@ -17,9 +17,8 @@ static inline void example_workers_stopped(tn_workers_t *workers, void *arg)
 /* Serves until a signal stops the workers; prints "<name>: listening on
  * scheme://address:port/ with n workers". Returns the exit status. */
 static inline int example_serve_workers(const char *name, const char *scheme,
-                                        tn_worker_start_cb start,
-                                        tn_worker_stop_cb stop, void *arg, int port,
-                                        const char *address, unsigned n)
+                                        tn_worker_start_cb start, tn_worker_stop_cb stop, void *arg,
+                                        int port, const char *address, unsigned n)
 {
     tn_ioloop_t *loop = NULL;
     tn_workers_t *workers = NULL;
