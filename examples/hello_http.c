@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve_workers.h"
 #include "tornuv.h"
 
 static const char hello[] = "Hello, world";
@@ -102,44 +103,6 @@ static void worker_stop(tn_worker_t *w, void *arg)
     tn_httpserver_free(worker_servers[i], NULL, NULL);
     tn_tls_context_free(worker_tls[i]); /* its streams hold their own references */
     worker_tls[i] = NULL;
-}
-
-static void on_workers_stopped(tn_workers_t *workers, void *arg)
-{
-    (void)workers;
-    tn_ioloop_stop(arg);
-}
-
-static int serve_workers(tn_httpserver_options_t *opts, int port, const char *address, unsigned n)
-{
-    tn_ioloop_t *loop;
-    tn_workers_t *workers = NULL;
-    tn_workers_options_t wo = {.count = n,
-                               .port = port,
-                               .address = address,
-                               .on_start = worker_start,
-                               .on_stop = worker_stop,
-                               .arg = opts,
-                               .grace_ms = 2000,
-                               .stop_on_signals = 1,
-                               .on_stopped = on_workers_stopped};
-    int err = tn_ioloop_new(&loop);
-    if (err == 0) {
-        wo.stopped_arg = loop;
-        err = tn_workers_start(loop, &wo, &workers);
-    }
-    if (err != 0) {
-        fprintf(stderr, "hello_http: %u workers on %s:%d: %s\n", n, address, port,
-                tn_strerror(err));
-        return 1;
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("hello_http: listening on %s://%s:%d/ with %u workers\n",
-           opts->ssl_options ? "https" : "http", address, tn_workers_port(workers), n);
-    tn_ioloop_start(loop);
-    printf("hello_http: stopping\n");
-    tn_workers_free(workers);
-    return tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
 }
 
 static int number(const char *s, uint64_t *out)
@@ -238,7 +201,8 @@ int main(int argc, char **argv)
     if (nworkers > 1) {
         worker_certfile = certfile;
         worker_keyfile = keyfile;
-        int wrc = serve_workers(&opts, (int)port, address, (unsigned)nworkers);
+        int wrc = example_serve_workers("hello_http", tls ? "https" : "http", worker_start,
+                                        worker_stop, &opts, (int)port, address, (unsigned)nworkers);
         tn_tls_context_free(tls);
         return wrc;
     }
