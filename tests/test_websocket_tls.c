@@ -1,7 +1,6 @@
 /* wss://: websocket_connect over TLS against tn_websocket_handler on an
  * HTTPS server (test certificates generated at run time), and the
- * certificate check refusing a server the client does not trust. Not in
- * the Windows subset (that build has no TLS). */
+ * certificate check refusing a server the client does not trust. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
