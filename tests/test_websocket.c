@@ -458,10 +458,6 @@ Test(websocket, connect_argument_errors)
     tn_ioloop_t *loop = tn_test_loop_new();
     cli_t c = {0};
     tn_websocket_connect_options_t o = cli_opts(&c);
-#ifdef _WIN32
-    /* no TLS in the Windows build yet */
-    cr_assert_eq(tn_websocket_connect(loop, "wss://127.0.0.1:1/", &o, on_connect, &c), TN_ENOTSUP);
-#endif
     static const char *const bad_urls[] = {"http://127.0.0.1/", "ws://",      "wss://",
                                            "ws://:80/",         "ws://h:0/",  "ws://h:99999/",
                                            "ws://h:8x/",        "ws://[::1/", "ws://h/a b"};
