@@ -45,9 +45,11 @@ static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
 
 typedef struct {
     const char *static_dir, *secret;
+    const char *certfile, *keyfile; /* HTTPS: each worker builds its own context */
     tn_httpserver_options_t opts;
     tn_app_t *apps[MAX_WORKERS];
     tn_httpserver_t *servers[MAX_WORKERS];
+    tn_tls_context_t *tls[MAX_WORKERS];
 } demo_workers_t;
 
 static void on_worker_server_freed(void *arg)
@@ -60,17 +62,31 @@ static int worker_start(tn_worker_t *w, void *arg)
     demo_workers_t *d = arg;
     unsigned i = tn_worker_index(w);
     tn_httpserver_options_t o = d->opts;
-    int err = demo_app_new(d->static_dir, d->secret, &d->apps[i]);
-    if (err != 0)
-        return err;
+    int err = 0;
+    /* A TLS context serves one loop thread (it counts its users without
+     * locks): each worker loads the certificate itself. */
+    if (d->certfile != NULL) {
+        tn_tls_options_t to = {.certfile = d->certfile, .keyfile = d->keyfile};
+        if ((err = tn_tls_context_new_server(&to, &d->tls[i])) != 0)
+            return err;
+        o.ssl_options = d->tls[i];
+    }
+    if ((err = demo_app_new(d->static_dir, d->secret, &d->apps[i])) != 0)
+        goto fail;
     o.request_cb = tn_app_request_cb;
     o.request_arg = d->apps[i];
     if ((err = tn_httpserver_new(tn_worker_loop(w), &o, &d->servers[i])) != 0) {
         tn_app_free(d->apps[i]);
-        return err;
+        goto fail;
     }
-    if ((err = tn_worker_listen_http(w, d->servers[i])) != 0)
+    if ((err = tn_worker_listen_http(w, d->servers[i])) != 0) {
         tn_httpserver_free(d->servers[i], on_worker_server_freed, d->apps[i]);
+        goto fail;
+    }
+    return 0;
+fail:
+    tn_tls_context_free(d->tls[i]);
+    d->tls[i] = NULL;
     return err;
 }
 
@@ -80,6 +96,8 @@ static void worker_stop(tn_worker_t *w, void *arg)
     unsigned i = tn_worker_index(w);
     demo_chat_close(); /* this loop's waiting polls, and its place in the chat */
     tn_httpserver_free(d->servers[i], on_worker_server_freed, d->apps[i]);
+    tn_tls_context_free(d->tls[i]); /* its streams hold their own references */
+    d->tls[i] = NULL;
 }
 
 int main(int argc, char **argv)
@@ -159,7 +177,10 @@ int main(int argc, char **argv)
         static demo_workers_t d;
         d.static_dir = static_dir;
         d.secret = secret;
+        d.certfile = certfile;
+        d.keyfile = keyfile;
         d.opts = opts;
+        d.opts.ssl_options = NULL;
         int wrc = example_serve_workers("demo", tls ? "https" : "http", worker_start, worker_stop,
                                         &d, port, address, (unsigned)nworkers);
         tn_tls_context_free(tls);
