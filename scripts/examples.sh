@@ -5,24 +5,38 @@
 set -uo pipefail
 bdir=${1:-build}
 fail=0
-port=$((20000 + RANDOM % 20000))
 curl_extra=() # more curl options for run (the HTTPS runs trust the test CA)
 
+# A free-looking port below the kernel's ephemeral range (32768 and up), so
+# no outgoing connection of another program is holding it.
+pick_port() { port=$((10000 + RANDOM % 20000)); }
+
 # run NAME URL EXPECT CMD...: start CMD, fetch URL until it answers, check
-# EXPECT in the body, SIGINT, wait.
+# EXPECT in the body, SIGINT, wait. @PORT@ in URL and CMD is replaced by a
+# fresh port; a port another program holds ("address already in use") is
+# given up for a new one, up to three times.
 run() {
-    local name=$1 url=$2 expect=$3; shift 3
+    local name=$1 url0=$2 expect=$3; shift 3
     local log; log=$(mktemp)
-    "$@" >"$log" 2>&1 &
-    local pid=$!
-    local body="" i
-    for i in $(seq 1 50); do
-        body=$(curl -s --max-time 2 "${curl_extra[@]}" "$url" 2>/dev/null) && [ -n "$body" ] && break
-        sleep 0.1
+    local attempt pid body rc i url args a
+    for attempt in 1 2 3; do
+        pick_port
+        url=${url0//@PORT@/$port}
+        args=()
+        for a in "$@"; do args+=("${a//@PORT@/$port}"); done
+        "${args[@]}" >"$log" 2>&1 &
+        pid=$!
+        body=""
+        for i in $(seq 1 50); do
+            body=$(curl -s --max-time 2 "${curl_extra[@]}" "$url" 2>/dev/null) && [ -n "$body" ] && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -INT "$pid" 2>/dev/null
+        rc=0
+        wait "$pid" || rc=$?
+        grep -q 'address already in use' "$log" || break
     done
-    kill -INT "$pid" 2>/dev/null
-    local rc=0
-    wait "$pid" || rc=$?
     if [[ "$body" != *"$expect"* ]] || [ $rc -ne 0 ] ||
         grep -qE 'Sanitizer|runtime error:' "$log"; then
         echo "   $name: FAILED (exit $rc, body '${body:0:60}')"; sed -n 1,40p "$log"; fail=1
@@ -32,42 +46,41 @@ run() {
     rm -f "$log"
 }
 
-run hello_http "http://127.0.0.1:$port/x" "Hello, world" \
-    "$bdir/examples/hello_http" --port "$port"
-port=$((port + 2))
-run hello_http_workers "http://127.0.0.1:$port/x" "Hello, world" \
-    "$bdir/examples/hello_http" --port "$port" --workers 2
-port=$((port + 2))
-run demo "http://127.0.0.1:$port/user/7" "/user/7" \
-    "$bdir/examples/demo" --port "$port" --static examples/static
+run hello_http "http://127.0.0.1:@PORT@/x" "Hello, world" \
+    "$bdir/examples/hello_http" --port "@PORT@"
+run hello_http_workers "http://127.0.0.1:@PORT@/x" "Hello, world" \
+    "$bdir/examples/hello_http" --port "@PORT@" --workers 2
+run demo "http://127.0.0.1:@PORT@/user/7" "/user/7" \
+    "$bdir/examples/demo" --port "@PORT@" --static examples/static
 # The same two over HTTPS only, with a certificate from scripts/devcert.sh.
 certs=$(mktemp -d)
 bash scripts/devcert.sh "$certs" >/dev/null
 curl_extra=(--cacert "$certs/ca.pem")
-port=$((port + 2))
-run "hello_http (HTTPS)" "https://localhost:$port/x" "Hello, world" \
-    "$bdir/examples/hello_http" --port "$port" --certfile "$certs/cert.pem" --keyfile "$certs/key.pem"
-port=$((port + 2))
-run "demo (HTTPS)" "https://localhost:$port/user/7" "/user/7" \
-    "$bdir/examples/demo" --port "$port" --static examples/static \
+run "hello_http (HTTPS)" "https://localhost:@PORT@/x" "Hello, world" \
+    "$bdir/examples/hello_http" --port "@PORT@" --certfile "$certs/cert.pem" --keyfile "$certs/key.pem"
+run "demo (HTTPS)" "https://localhost:@PORT@/user/7" "/user/7" \
+    "$bdir/examples/demo" --port "@PORT@" --static examples/static \
     --certfile "$certs/cert.pem" --keyfile "$certs/key.pem"
 curl_extra=()
 rm -rf "$certs"
-port=$((port + 2))
-run demo_workers "http://127.0.0.1:$port/user/7" "/user/7" \
-    "$bdir/examples/demo" --port "$port" --static examples/static --workers 2
-port=$((port + 2))
-run embed "http://127.0.0.1:$port/hello" "Hello, world" "$bdir/examples/embed" "$port"
+run demo_workers "http://127.0.0.1:@PORT@/user/7" "/user/7" \
+    "$bdir/examples/demo" --port "@PORT@" --static examples/static --workers 2
+run embed "http://127.0.0.1:@PORT@/hello" "Hello, world" "$bdir/examples/embed" "@PORT@"
 
 # webspider crawls a running demo with a queue and four workers: every page
 # linked from the index must be fetched with 200, the spider exit 0.
-port=$((port + 2))
 log=$(mktemp)
-"$bdir/examples/demo" --port "$port" --static examples/static >"$log" 2>&1 &
-demo_pid=$!
-for i in $(seq 1 50); do
-    curl -s --max-time 2 "http://127.0.0.1:$port/hello" >/dev/null 2>&1 && break
-    sleep 0.1
+for attempt in 1 2 3; do
+    pick_port
+    "$bdir/examples/demo" --port "$port" --static examples/static >"$log" 2>&1 &
+    demo_pid=$!
+    for i in $(seq 1 50); do
+        curl -s --max-time 2 "http://127.0.0.1:$port/hello" >/dev/null 2>&1 && break
+        kill -0 "$demo_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$demo_pid" 2>/dev/null || ! grep -q 'address already in use' "$log" && break
+    wait "$demo_pid"
 done
 out=$(timeout 60 "$bdir/examples/webspider" --port "$port" --workers 4 2>&1)
 rc=$?
@@ -120,7 +133,7 @@ rm -rf "$t"
 # bodies), then a refused connection (exit 1, one line on stderr).
 # (a port another program on the machine holds is left for a fresh one)
 for attempt in 1 2 3; do
-    port=$((20000 + RANDOM % 20000))
+    pick_port
     "$bdir/examples/hello_http" --port "$port" >/dev/null 2>&1 &
     hpid=$!
     up=0

@@ -26,7 +26,7 @@ if ! (cd "$scratch" && timeout 180 npm install --no-audit --no-fund --silent ws 
     echo "ws_node_peer: skipped: npm could not install the ws package"; exit 0
 fi
 export NODE_PATH="$scratch/node_modules"
-port=$((20000 + RANDOM % 20000))
+port=$((10000 + RANDOM % 20000)) # below the ephemeral range
 nport=$((port + 1))
 "$bdir/examples/demo" --port "$port" --static examples/static >"$scratch/demo.log" 2>&1 &
 pids+=($!)
