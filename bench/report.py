@@ -14,7 +14,9 @@ import sys
 HTTP = ["hello_c1", "hello_c64", "hello_c512", "hello_pipe16_c64"]
 ECHO = ["echo_c1", "echo_c50", "echo_c50x16"]
 HTTP_SERVERS = ["floor", "tornuv_http", "tornuv_web", "h2o", "nginx", "node", "tornado",
-                "tornado_uvloop"]
+                "tornado_uvloop", "tornuv_http_w2", "tornuv_web_w2"]
+# Scaling: each two-worker program against its one-loop self.
+SCALING = [("tornuv_http", "tornuv_http_w2"), ("tornuv_web", "tornuv_web_w2")]
 ECHO_SERVERS = ["floor_echo", "tornuv_echo", "node_echo", "tornado_echo", "tornado_echo_uvloop"]
 # Ratio columns: the peer each tornuv row is divided by, per kind.
 PEERS = ["floor", "h2o", "nginx", "node", "tornado", "tornado_uvloop"]
@@ -131,6 +133,25 @@ def ratio_table(summary):
     print()
 
 
+def scaling_table(summary):
+    rows = [(one, two, sc) for one, two in SCALING for sc in HTTP
+            if "rate" in summary.get((sc, one), {}) and "rate" in summary.get((sc, two), {})]
+    if not rows:
+        return
+    print("## Scaling: two worker loops (--workers 2) against one")
+    print()
+    print("The *_w2 servers run on both CPUs, so their second loop shares a core with the load")
+    print("generator: on a 2-CPU machine this shows the cost and the reach of the workers, not a")
+    print("clean 2x.")
+    print()
+    print("| program | scenario | 1 loop req/s | 2 loops req/s | ratio |")
+    print("|---|---|---:|---:|---:|")
+    for one, two, sc in rows:
+        a, b = summary[(sc, one)]["rate"], summary[(sc, two)]["rate"]
+        print(f"| {one} | {sc} | {fmt_rate(a)} | {fmt_rate(b)} | {b / a:.2f} |")
+    print()
+
+
 def memory_table(mem, nidle):
     print(f"## Memory: RSS idle and with {nidle} idle keep-alive connections")
     print()
@@ -156,6 +177,7 @@ def main():
     print("Latency is the load generator's 99th percentile (wrk --latency / echo_client).")
     print()
     ratio_table(summary)
+    scaling_table(summary)
     print("## HTTP hello (wrk, 1 thread)")
     print()
     for sc in HTTP:

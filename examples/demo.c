@@ -2,11 +2,13 @@
  *
  *   demo [--port N] [--address A] [--static DIR] [--access-log]
  *        [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]
- *        [--idle-timeout MS]
+ *        [--idle-timeout MS] [--certfile FILE --keyfile FILE] [--workers N]
  *
  * Serves the pages of demo_app.h on http://127.0.0.1:8888/ by default.
  * SIGINT or SIGTERM stops it: waiting chat polls are answered, in-flight
- * requests get up to two seconds, then the loop closes. */
+ * requests get up to two seconds, then the loop closes. --workers N (default
+ * 1) serves from N loops on N threads on the one port, each with its own
+ * application; the chat is shared by all of them (demo_app.h guards it). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 
 #include "demo_app.h"
+#include "serve_workers.h"
 
 #ifndef TN_DEMO_STATIC_DIR
 #define TN_DEMO_STATIC_DIR "examples/static"
@@ -36,11 +39,72 @@ static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
         tn_ioloop_stop(loop);
 }
 
+/* ---- --workers N: an application and a server per worker loop ---- */
+
+#define MAX_WORKERS 64
+
+typedef struct {
+    const char *static_dir, *secret;
+    const char *certfile, *keyfile; /* HTTPS: each worker builds its own context */
+    tn_httpserver_options_t opts;
+    tn_app_t *apps[MAX_WORKERS];
+    tn_httpserver_t *servers[MAX_WORKERS];
+    tn_tls_context_t *tls[MAX_WORKERS];
+} demo_workers_t;
+
+static void on_worker_server_freed(void *arg)
+{
+    tn_app_free(arg);
+}
+
+static int worker_start(tn_worker_t *w, void *arg)
+{
+    demo_workers_t *d = arg;
+    unsigned i = tn_worker_index(w);
+    tn_httpserver_options_t o = d->opts;
+    int err = 0;
+    /* A TLS context serves one loop thread (it counts its users without
+     * locks): each worker loads the certificate itself. */
+    if (d->certfile != NULL) {
+        tn_tls_options_t to = {.certfile = d->certfile, .keyfile = d->keyfile};
+        if ((err = tn_tls_context_new_server(&to, &d->tls[i])) != 0)
+            return err;
+        o.ssl_options = d->tls[i];
+    }
+    if ((err = demo_app_new(d->static_dir, d->secret, &d->apps[i])) != 0)
+        goto fail;
+    o.request_cb = tn_app_request_cb;
+    o.request_arg = d->apps[i];
+    if ((err = tn_httpserver_new(tn_worker_loop(w), &o, &d->servers[i])) != 0) {
+        tn_app_free(d->apps[i]);
+        goto fail;
+    }
+    if ((err = tn_worker_listen_http(w, d->servers[i])) != 0) {
+        tn_httpserver_free(d->servers[i], on_worker_server_freed, d->apps[i]);
+        goto fail;
+    }
+    return 0;
+fail:
+    tn_tls_context_free(d->tls[i]);
+    d->tls[i] = NULL;
+    return err;
+}
+
+static void worker_stop(tn_worker_t *w, void *arg)
+{
+    demo_workers_t *d = arg;
+    unsigned i = tn_worker_index(w);
+    demo_chat_close(); /* this loop's waiting polls, and its place in the chat */
+    tn_httpserver_free(d->servers[i], on_worker_server_freed, d->apps[i]);
+    tn_tls_context_free(d->tls[i]); /* its streams hold their own references */
+    d->tls[i] = NULL;
+}
+
 int main(int argc, char **argv)
 {
     const char *address = "127.0.0.1", *static_dir = TN_DEMO_STATIC_DIR;
     const char *certfile = NULL, *keyfile = NULL;
-    int port = 8888, access_log = 0;
+    int port = 8888, access_log = 0, nworkers = 1;
     tn_httpserver_options_t opts = {0};
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -73,12 +137,17 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--idle-timeout") == 0 && next) {
             opts.idle_timeout_ms = strtoull(next, NULL, 10);
             i++;
+        } else if (strcmp(argv[i], "--workers") == 0 && next && atoi(next) >= 1 &&
+                   atoi(next) <= MAX_WORKERS) {
+            nworkers = atoi(next);
+            i++;
         } else {
-            fprintf(stderr,
-                    "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n"
-                    "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
-                    "          [--idle-timeout MS] [--certfile FILE --keyfile FILE]\n",
-                    argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [--port N] [--address A] [--static DIR] [--access-log]\n"
+                "          [--header-timeout MS] [--body-timeout MS] [--write-timeout MS]\n"
+                "          [--idle-timeout MS] [--certfile FILE --keyfile FILE] [--workers N]\n",
+                argv[0]);
             return 2;
         }
     }
@@ -102,6 +171,21 @@ int main(int argc, char **argv)
     srand((unsigned)time(NULL) ^ (unsigned)port);
     snprintf(secret, sizeof secret, "demo-%lx-%x-%x", (long)time(NULL), rand(), rand());
 
+    if (access_log) /* the application logs each request at INFO */
+        tn_log_set_level(TN_LOG_INFO);
+    if (nworkers > 1) {
+        static demo_workers_t d;
+        d.static_dir = static_dir;
+        d.secret = secret;
+        d.certfile = certfile;
+        d.keyfile = keyfile;
+        d.opts = opts;
+        d.opts.ssl_options = NULL;
+        int wrc = example_serve_workers("demo", tls ? "https" : "http", worker_start, worker_stop,
+                                        &d, port, address, (unsigned)nworkers);
+        tn_tls_context_free(tls);
+        return wrc;
+    }
     tn_ioloop_t *loop;
     tn_app_t *app;
     tn_httpserver_t *server;
@@ -123,8 +207,6 @@ int main(int argc, char **argv)
 #ifdef SIGTERM
     tn_ioloop_add_signal_handler(loop, SIGTERM, on_signal, server);
 #endif
-    if (access_log) /* the application logs each request at INFO */
-        tn_log_set_level(TN_LOG_INFO);
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("demo: serving %s://%s:%d/ (static files from %s)\n", tls ? "https" : "http", address,
            tn_httpserver_port(server), static_dir);

@@ -18,6 +18,8 @@
  *                      a text message from the client is posted
  *   /ws/echo           WebSocket echo: text and binary messages sent back
  *   /upload, /stream   streaming both ways (demo_stream.h)
+ * The chat is shared by every worker loop of demo --workers N (see the chat
+ * section).
  */
 #ifndef TN_DEMO_APP_H
 #define TN_DEMO_APP_H
@@ -25,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <uv.h>
 
 #include "demo_stream.h"
 #include "tornuv.h"
@@ -311,8 +315,18 @@ static const tn_handler_class_t demo_visits_handler = {.name = "Visits", .get = 
 
 /* ---- chat ------------------------------------------------------------------ */
 
+/* With --workers N the demo runs N loops on N threads, and a message posted
+ * on one must reach the long polls and WebSockets of every other. The chat
+ * is guarded, not pinned: the messages live once per process behind a
+ * mutex; each loop (thread) keeps its own waiting polls and WebSocket
+ * clients, which only that loop touches; a new message is handed to the
+ * poster's loop at once and to every other loop that ever had a client
+ * through tn_ioloop_add_callback (thread-safe), where that loop serves its
+ * own. A loop leaves the list in demo_chat_close, before it is closed. */
+
 #define DEMO_CHAT_KEEP 100
 #define DEMO_CHAT_MAX_WAITERS 10000
+#define DEMO_CHAT_MAX_LOOPS 64
 
 typedef struct {
     long id;
@@ -322,20 +336,61 @@ typedef struct {
 
 typedef struct {
     demo_msg_t msgs[DEMO_CHAT_KEEP];
-    size_t count; /* messages held (ring) */
-    long next_id; /* id of the next message */
-    tn_handler_t **waiters;
-    size_t nwaiters, cap;
+    size_t count;                            /* messages held (ring) */
+    long next_id;                            /* id of the next message */
+    tn_ioloop_t *loops[DEMO_CHAT_MAX_LOOPS]; /* loops that had clients */
+    size_t nloops;
 } demo_chat_t;
 
-static demo_chat_t demo_chat;
+/* The waiting long polls of this thread's loop. */
+typedef struct {
+    tn_handler_t **waiters;
+    size_t nwaiters, cap;
+    tn_ioloop_t *loop; /* registered in demo_chat.loops */
+} demo_waiters_t;
+
+static demo_chat_t demo_chat; /* guarded by demo_chat_mutex */
+static uv_mutex_t demo_chat_mutex;
+static uv_once_t demo_chat_once = UV_ONCE_INIT;
+static _Thread_local demo_waiters_t demo_waiters;
+
+static inline void demo_chat_init_mutex(void)
+{
+    if (uv_mutex_init(&demo_chat_mutex) != 0)
+        abort();
+}
+
+static inline void demo_chat_lock(void)
+{
+    uv_once(&demo_chat_once, demo_chat_init_mutex);
+    uv_mutex_lock(&demo_chat_mutex);
+}
+
+static inline void demo_chat_unlock(void)
+{
+    uv_mutex_unlock(&demo_chat_mutex);
+}
+
+/* With the lock held: puts this thread's loop on the list of loops to wake.
+ * Returns 0, or -1 when the list is full. */
+static inline int demo_chat_register(tn_ioloop_t *loop)
+{
+    if (demo_waiters.loop)
+        return 0;
+    if (demo_chat.nloops == DEMO_CHAT_MAX_LOOPS)
+        return -1;
+    demo_waiters.loop = loop;
+    demo_chat.loops[demo_chat.nloops++] = loop;
+    return 0;
+}
 
 typedef struct {
     long cursor;
     int waiting;
 } demo_waiter_t;
 
-/* {"messages":[{"id":N,"body":"..."},...]} with the messages after cursor. */
+/* {"messages":[{"id":N,"body":"..."},...]} with the messages after cursor.
+ * Call with the lock held. */
 static inline void demo_chat_json_to(demo_put_fn put, void *ctx, long cursor)
 {
     char num[32];
@@ -356,14 +411,16 @@ static inline void demo_chat_json_to(demo_put_fn put, void *ctx, long cursor)
 static inline void demo_chat_reply(tn_handler_t *h, long cursor)
 {
     demo_json_type(h);
+    demo_chat_lock();
     demo_chat_json_to(demo_put_handler, h, cursor);
+    demo_chat_unlock();
 }
 
 static inline void demo_chat_drop(tn_handler_t *h)
 {
-    for (size_t i = 0; i < demo_chat.nwaiters; i++) {
-        if (demo_chat.waiters[i] == h) {
-            demo_chat.waiters[i] = demo_chat.waiters[--demo_chat.nwaiters];
+    for (size_t i = 0; i < demo_waiters.nwaiters; i++) {
+        if (demo_waiters.waiters[i] == h) {
+            demo_waiters.waiters[i] = demo_waiters.waiters[--demo_waiters.nwaiters];
             return;
         }
     }
@@ -379,21 +436,27 @@ static inline int demo_updates_post(tn_handler_t *h)
     w->cursor = strtol(v.base, NULL, 10);
     if (w->cursor < 0)
         w->cursor = 0;
-    if (w->cursor + 1 < demo_chat.next_id) {
+    demo_chat_lock();
+    int ready = w->cursor + 1 < demo_chat.next_id;
+    int full = !ready && demo_chat_register(tn_handler_loop(h)) != 0;
+    demo_chat_unlock();
+    if (ready) {
         demo_chat_reply(h, w->cursor);
         return TN_WEB_DONE;
     }
-    if (demo_chat.nwaiters == demo_chat.cap) {
-        size_t cap = demo_chat.cap ? demo_chat.cap * 2 : 16;
+    if (full)
+        return tn_handler_fail(h, 503);
+    if (demo_waiters.nwaiters == demo_waiters.cap) {
+        size_t cap = demo_waiters.cap ? demo_waiters.cap * 2 : 16;
         if (cap > DEMO_CHAT_MAX_WAITERS)
             return tn_handler_fail(h, 503);
-        tn_handler_t **nw = realloc(demo_chat.waiters, cap * sizeof *nw);
+        tn_handler_t **nw = realloc(demo_waiters.waiters, cap * sizeof *nw);
         if (!nw)
             return TN_ENOMEM;
-        demo_chat.waiters = nw;
-        demo_chat.cap = cap;
+        demo_waiters.waiters = nw;
+        demo_waiters.cap = cap;
     }
-    demo_chat.waiters[demo_chat.nwaiters++] = h;
+    demo_waiters.waiters[demo_waiters.nwaiters++] = h;
     w->waiting = 1;
     return TN_WEB_ASYNC;
 }
@@ -416,29 +479,18 @@ static const tn_handler_class_t demo_updates_handler = {
     .on_connection_close = demo_updates_gone,
 };
 
-/* Defined by demo_ws.h: sends message id to every WebSocket chat client. */
-static inline void demo_ws_broadcast(long id);
+/* Defined by demo_ws.h: sends each WebSocket chat client of this loop what
+ * it has not had yet. */
+static inline void demo_ws_broadcast(void);
 
-/* Stores a message and hands it to every waiting long poll and WebSocket.
- * Returns its id, or -1 when out of memory. */
-static inline long demo_chat_add(const char *text, size_t len)
+/* Serves this thread's loop: every waiting long poll gets what is newer
+ * than its cursor, every WebSocket what it has not had. */
+static inline void demo_chat_wake_local(void)
 {
-    demo_msg_t *m = &demo_chat.msgs[demo_chat.next_id % DEMO_CHAT_KEEP];
-    char *body = malloc(len ? len : 1);
-    if (!body)
-        return -1;
-    memcpy(body, text, len);
-    free(m->body);
-    m->body = body;
-    m->len = len;
-    m->id = demo_chat.next_id++;
-    if (demo_chat.count < DEMO_CHAT_KEEP)
-        demo_chat.count++;
-    /* wake every waiter: each gets what is newer than its cursor */
-    tn_handler_t **ws = demo_chat.waiters;
-    size_t n = demo_chat.nwaiters;
-    demo_chat.waiters = NULL;
-    demo_chat.nwaiters = demo_chat.cap = 0;
+    tn_handler_t **ws = demo_waiters.waiters;
+    size_t n = demo_waiters.nwaiters;
+    demo_waiters.waiters = NULL;
+    demo_waiters.nwaiters = demo_waiters.cap = 0;
     for (size_t i = 0; i < n; i++) {
         demo_waiter_t *w = tn_handler_state(ws[i]);
         w->waiting = 0;
@@ -446,8 +498,42 @@ static inline long demo_chat_add(const char *text, size_t len)
         tn_handler_finish(ws[i]);
     }
     free(ws);
-    demo_ws_broadcast(m->id);
-    return m->id;
+    demo_ws_broadcast();
+}
+
+/* Runs on a loop that had clients, after a message was posted elsewhere. */
+static inline void demo_chat_wake(tn_ioloop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    demo_chat_wake_local();
+}
+
+/* Stores a message and hands it to every waiting long poll and WebSocket,
+ * of this loop at once and of the others through their loops. Returns its
+ * id, or -1 when out of memory. */
+static inline long demo_chat_add(const char *text, size_t len)
+{
+    char *body = malloc(len ? len : 1);
+    if (!body)
+        return -1;
+    memcpy(body, text, len);
+    demo_chat_lock();
+    demo_msg_t *m = &demo_chat.msgs[demo_chat.next_id % DEMO_CHAT_KEEP];
+    free(m->body);
+    m->body = body;
+    m->len = len;
+    long id = m->id = demo_chat.next_id++;
+    if (demo_chat.count < DEMO_CHAT_KEEP)
+        demo_chat.count++;
+    /* A loop leaves this list under the lock before it closes: none of
+     * these is gone. */
+    for (size_t i = 0; i < demo_chat.nloops; i++)
+        if (demo_chat.loops[i] != demo_waiters.loop)
+            (void)tn_ioloop_add_callback(demo_chat.loops[i], demo_chat_wake, NULL);
+    demo_chat_unlock();
+    demo_chat_wake_local();
+    return id;
 }
 
 static inline int demo_new_post(tn_handler_t *h)
@@ -478,13 +564,16 @@ static inline int demo_chat_get(tn_handler_t *h)
 
 static const tn_handler_class_t demo_chat_handler = {.name = "Chat", .get = demo_chat_get};
 
+/* Forgets the messages (the process's, shared by every loop). */
 static inline void demo_chat_reset(void)
 {
+    demo_chat_lock();
     for (size_t i = 0; i < DEMO_CHAT_KEEP; i++)
         free(demo_chat.msgs[i].body);
-    free(demo_chat.waiters);
-    memset(&demo_chat, 0, sizeof demo_chat);
+    memset(demo_chat.msgs, 0, sizeof demo_chat.msgs);
+    demo_chat.count = 0;
     demo_chat.next_id = 1;
+    demo_chat_unlock();
 }
 
 /* Builds the demo application. static_dir may be NULL (no /static/). */
@@ -536,20 +625,31 @@ static inline int demo_app_new(const char *static_dir, const char *cookie_secret
     return 0;
 }
 
-/* Ends every waiting long poll and WebSocket (at shutdown). */
+/* Ends every waiting long poll and WebSocket of this thread's loop (at
+ * shutdown, on the loop's thread, before the loop is closed), takes the loop
+ * off the chat's list, then forgets the messages. */
 static inline void demo_chat_close(void)
 {
     demo_ws_close_all();
-    tn_handler_t **ws = demo_chat.waiters;
-    size_t n = demo_chat.nwaiters;
-    demo_chat.waiters = NULL;
-    demo_chat.nwaiters = demo_chat.cap = 0;
+    tn_handler_t **ws = demo_waiters.waiters;
+    size_t n = demo_waiters.nwaiters;
+    demo_waiters.waiters = NULL;
+    demo_waiters.nwaiters = demo_waiters.cap = 0;
     for (size_t i = 0; i < n; i++) {
         ((demo_waiter_t *)tn_handler_state(ws[i]))->waiting = 0;
         demo_chat_reply(ws[i], ((demo_waiter_t *)tn_handler_state(ws[i]))->cursor);
         tn_handler_finish(ws[i]);
     }
     free(ws);
+    demo_chat_lock();
+    for (size_t i = 0; i < demo_chat.nloops; i++) {
+        if (demo_chat.loops[i] == demo_waiters.loop) {
+            demo_chat.loops[i] = demo_chat.loops[--demo_chat.nloops];
+            break;
+        }
+    }
+    demo_chat_unlock();
+    demo_waiters.loop = NULL;
     demo_chat_reset();
 }
 

@@ -51,16 +51,34 @@ static inline void demo_buf_put(void *ctx, const char *s, size_t n)
     b->len += n;
 }
 
-static struct {
+/* The chat clients of this thread's loop (demo --workers: one list per
+ * loop; demo_app.h's chat section). */
+static _Thread_local struct {
     tn_websocket_t **v;
     size_t n, cap;
 } demo_ws_clients;
 
-/* Sends the messages after cursor to ws. */
-static inline void demo_ws_send_since(tn_websocket_t *ws, long cursor)
+/* A chat client's state: listed, and the last message id it was sent. */
+typedef struct {
+    int listed;
+    long cursor;
+} demo_ws_client_t;
+
+/* Sends ws the messages after its cursor: when there are any, or always
+ * (the history on open, even empty). */
+static inline void demo_ws_send_since(tn_websocket_t *ws, int always)
 {
+    demo_ws_client_t *c = tn_websocket_state(ws);
     demo_buf_t b = {0};
-    demo_chat_json_to(demo_buf_put, &b, cursor);
+    demo_chat_lock();
+    long last = demo_chat.next_id - 1;
+    int send = always || last > c->cursor;
+    if (send)
+        demo_chat_json_to(demo_buf_put, &b, c->cursor);
+    demo_chat_unlock();
+    if (!send)
+        return;
+    c->cursor = last;
     if (b.failed || tn_websocket_write_message(ws, b.p, b.len, 0, NULL, NULL) != 0)
         (void)tn_websocket_close(ws, 1011, "out of memory");
     free(b.p);
@@ -81,9 +99,18 @@ static inline void demo_ws_chat_open(tn_websocket_t *ws, const tn_strview_t *arg
         demo_ws_clients.v = nv;
         demo_ws_clients.cap = cap;
     }
+    demo_chat_lock();
+    int full = demo_chat_register(tn_websocket_loop(ws)) != 0;
+    demo_chat_unlock();
+    if (full) {
+        (void)tn_websocket_close(ws, 1013, "try again later");
+        return;
+    }
     demo_ws_clients.v[demo_ws_clients.n++] = ws;
-    *(int *)tn_websocket_state(ws) = 1; /* listed */
-    demo_ws_send_since(ws, 0);
+    demo_ws_client_t *c = tn_websocket_state(ws);
+    c->listed = 1;
+    c->cursor = 0;
+    demo_ws_send_since(ws, 1); /* the history */
 }
 
 static inline void demo_ws_chat_message(tn_websocket_t *ws, int binary, const char *d, size_t n)
@@ -101,7 +128,7 @@ static inline void demo_ws_chat_close(tn_websocket_t *ws, int code, const char *
     (void)code;
     (void)reason;
     (void)n;
-    if (!*(int *)tn_websocket_state(ws))
+    if (!((demo_ws_client_t *)tn_websocket_state(ws))->listed)
         return;
     for (size_t i = 0; i < demo_ws_clients.n; i++)
         if (demo_ws_clients.v[i] == ws) {
@@ -116,28 +143,23 @@ static inline void demo_ws_chat_close(tn_websocket_t *ws, int code, const char *
 
 static const tn_websocket_class_t demo_ws_chat = {
     .name = "ChatSocket",
-    .state_size = sizeof(int),
+    .state_size = sizeof(demo_ws_client_t),
     .open = demo_ws_chat_open,
     .on_message = demo_ws_chat_message,
     .on_close = demo_ws_chat_close,
 };
 
-static inline void demo_ws_broadcast(long id)
+static inline void demo_ws_broadcast(void)
 {
-    if (demo_ws_clients.n == 0)
-        return;
-    demo_buf_t b = {0};
-    demo_chat_json_to(demo_buf_put, &b, id - 1);
     for (size_t i = 0; i < demo_ws_clients.n; i++) {
         tn_websocket_t *ws = demo_ws_clients.v[i];
         if (tn_websocket_closing(ws))
             continue;
-        if (b.failed || tn_websocket_buffered_amount(ws) > DEMO_WS_MAX_BUFFERED)
+        if (tn_websocket_buffered_amount(ws) > DEMO_WS_MAX_BUFFERED)
             (void)tn_websocket_close(ws, 1008, "not reading");
         else
-            (void)tn_websocket_write_message(ws, b.p, b.len, 0, NULL, NULL);
+            demo_ws_send_since(ws, 0);
     }
-    free(b.p);
 }
 
 /* Starts the closing handshake with every chat client (at shutdown). */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve_workers.h"
 #include "tornuv.h"
 
 static const char hello[] = "Hello, world";
@@ -69,57 +70,39 @@ static void on_signal(tn_ioloop_t *loop, int signum, void *arg)
 #define MAX_WORKERS 64
 static tn_httpserver_t *worker_servers[MAX_WORKERS];
 
+/* A TLS context serves one loop thread: each worker builds its own from the
+ * same files (the contexts count their users without locks). */
+static const char *worker_certfile, *worker_keyfile;
+static tn_tls_context_t *worker_tls[MAX_WORKERS];
+
 static int worker_start(tn_worker_t *w, void *arg)
 {
     unsigned i = tn_worker_index(w);
-    int err = tn_httpserver_new(tn_worker_loop(w), arg, &worker_servers[i]);
+    tn_httpserver_options_t o = *(const tn_httpserver_options_t *)arg;
+    int err = 0;
+    if (worker_certfile != NULL) {
+        tn_tls_options_t to = {.certfile = worker_certfile, .keyfile = worker_keyfile};
+        if ((err = tn_tls_context_new_server(&to, &worker_tls[i])) != 0)
+            return err;
+        o.ssl_options = worker_tls[i];
+    }
+    err = tn_httpserver_new(tn_worker_loop(w), &o, &worker_servers[i]);
     if (err == 0 && (err = tn_worker_listen_http(w, worker_servers[i])) != 0)
         tn_httpserver_free(worker_servers[i], NULL, NULL);
+    if (err != 0) {
+        tn_tls_context_free(worker_tls[i]);
+        worker_tls[i] = NULL;
+    }
     return err;
 }
 
 static void worker_stop(tn_worker_t *w, void *arg)
 {
+    unsigned i = tn_worker_index(w);
     (void)arg;
-    tn_httpserver_free(worker_servers[tn_worker_index(w)], NULL, NULL);
-}
-
-static void on_workers_stopped(tn_workers_t *workers, void *arg)
-{
-    (void)workers;
-    tn_ioloop_stop(arg);
-}
-
-static int serve_workers(tn_httpserver_options_t *opts, int port, const char *address, unsigned n)
-{
-    tn_ioloop_t *loop;
-    tn_workers_t *workers = NULL;
-    tn_workers_options_t wo = {.count = n,
-                               .port = port,
-                               .address = address,
-                               .on_start = worker_start,
-                               .on_stop = worker_stop,
-                               .arg = opts,
-                               .grace_ms = 2000,
-                               .stop_on_signals = 1,
-                               .on_stopped = on_workers_stopped};
-    int err = tn_ioloop_new(&loop);
-    if (err == 0) {
-        wo.stopped_arg = loop;
-        err = tn_workers_start(loop, &wo, &workers);
-    }
-    if (err != 0) {
-        fprintf(stderr, "hello_http: %u workers on %s:%d: %s\n", n, address, port,
-                tn_strerror(err));
-        return 1;
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("hello_http: listening on %s://%s:%d/ with %u workers\n",
-           opts->ssl_options ? "https" : "http", address, tn_workers_port(workers), n);
-    tn_ioloop_start(loop);
-    printf("hello_http: stopping\n");
-    tn_workers_free(workers);
-    return tn_ioloop_close(loop, TN_CLOSE_ALL_FDS) == 0 ? 0 : 1;
+    tn_httpserver_free(worker_servers[i], NULL, NULL);
+    tn_tls_context_free(worker_tls[i]); /* its streams hold their own references */
+    worker_tls[i] = NULL;
 }
 
 static int number(const char *s, uint64_t *out)
@@ -216,7 +199,10 @@ int main(int argc, char **argv)
         opts.ssl_options = tls;
     }
     if (nworkers > 1) {
-        int wrc = serve_workers(&opts, (int)port, address, (unsigned)nworkers);
+        worker_certfile = certfile;
+        worker_keyfile = keyfile;
+        int wrc = example_serve_workers("hello_http", tls ? "https" : "http", worker_start,
+                                        worker_stop, &opts, (int)port, address, (unsigned)nworkers);
         tn_tls_context_free(tls);
         return wrc;
     }

@@ -2,7 +2,9 @@
  * (PCRE2 patterns, host patterns, path-argument decoding), the handler
  * lifecycle, arguments, cookies and signed cookies, XSRF, ETag/304, gzip
  * negotiation, the static file handler (paths, ranges, conditionals) and
- * the demo's chat — over an in-memory connection on a real loop.
+ * the demo's chat, and stream_request_body handlers (the demo's /upload,
+ * and one that pauses every other piece, resumes from the loop, and answers
+ * 413 early past 300 bytes) — over an in-memory connection on a real loop.
  *
  * The first byte picks settings (xsrf on/off, compression, a peer that
  * reads little) and the second the chunk size; the rest is the client's
@@ -62,6 +64,66 @@ static int vhost_get(tn_handler_t *h)
 
 static const tn_handler_class_t vhost = {.name = "Vhost", .get = vhost_get};
 
+/* A streaming handler exercising pause/resume and an early answer. */
+typedef struct {
+    size_t got;
+    int pieces;
+} sb_t;
+
+/* Paused handlers stay allocated until resumed (also when the client
+ * left: the resume then releases them). */
+static void sb_resume(tn_ioloop_t *loop, void *arg)
+{
+    (void)loop;
+    (void)tn_handler_resume_body(arg);
+}
+
+static int sb_prepare(tn_handler_t *h)
+{
+    size_t n;
+    const char *q = tn_http_request_query(tn_handler_request(h), &n);
+    if (n > 0 && q[0] == 'a') {
+        /* an asynchronous prepare: resumed from the loop */
+        if (tn_ioloop_add_callback(tn_handler_loop(h), sb_resume, h) != 0)
+            return TN_ENOMEM;
+        return TN_WEB_ASYNC;
+    }
+    if (n > 0 && q[0] == 'm')
+        return tn_handler_set_max_body_size(h, 64);
+    return 0;
+}
+
+static int sb_data(tn_handler_t *h, const char *data, size_t len)
+{
+    sb_t *s = tn_handler_state(h);
+    (void)data;
+    s->got += len;
+    if (s->got > 300)
+        return tn_handler_send_error(h, 413);
+    if (s->pieces++ % 2 == 0) {
+        if (tn_ioloop_add_callback(tn_handler_loop(h), sb_resume, h) != 0)
+            return TN_ENOMEM;
+        return TN_WEB_ASYNC;
+    }
+    return TN_WEB_DONE;
+}
+
+static int sb_post(tn_handler_t *h)
+{
+    sb_t *s = tn_handler_state(h);
+    char out[32];
+    int n = snprintf(out, sizeof out, "%lu", (unsigned long)s->got);
+    return tn_handler_write(h, out, (size_t)n);
+}
+
+static const tn_handler_class_t sbody = {.name = "StreamBody",
+                                         .state_size = sizeof(sb_t),
+                                         .prepare = sb_prepare,
+                                         .post = sb_post,
+                                         .put = sb_post,
+                                         .stream_request_body = 1,
+                                         .data_received = sb_data};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static tn_ioloop_t *loop;
@@ -102,6 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {"/chat/new", &demo_new_handler, "chat-new"},
         {"/chat/updates", &demo_updates_handler, "chat-updates"},
         {"/v/(?<name>[^/]*)/?(.*)", &vhost, "v"},
+        {"/upload", &demo_upload_handler, "upload"},
+        {"/sb", &sbody, "sb"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (tn_app_add_route(app, i == 9 ? "(www\\.)?ex\\.(com|org)" : NULL, routes[i].pattern,
@@ -110,6 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     tn_httpserver_options_t o = {0};
     o.request_cb = tn_app_request_cb;
+    o.headers_cb = tn_app_headers_cb;
     o.request_arg = app;
     o.decompress_request = (cfg >> 2) & 1;
     tn_httpserver_t *srv;

@@ -29,6 +29,14 @@ int tn__sha1(const void *data, size_t len, unsigned char out[20])
     return 0;
 }
 
+void tn__crypto_thread_end(void)
+{
+    EVP_MD_CTX_free(sha1_ctx);
+    sha1_ctx = NULL;
+    EVP_MD_free(sha1_md);
+    sha1_md = NULL;
+}
+
 int tn__hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
                     unsigned char out[32])
 {
@@ -66,6 +74,10 @@ static int cng_hash(LPCWSTR alg, ULONG flags, const void *key, size_t klen, cons
 int tn__sha1(const void *data, size_t len, unsigned char out[20])
 {
     return cng_hash(BCRYPT_SHA1_ALGORITHM, 0, NULL, 0, data, len, out, 20);
+}
+
+void tn__crypto_thread_end(void)
+{
 }
 
 int tn__hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,

@@ -8,6 +8,9 @@
 
 /** SHA-1 of data into out. Returns 0 or TN_ENOMEM. */
 int tn__sha1(const void *data, size_t len, unsigned char out[20]);
+/** Frees the calling thread's cached digest state (a thread that ends
+ * would leak it; tn_sha1 fetches it again when needed). */
+void tn__crypto_thread_end(void);
 /** HMAC-SHA256 of msg under key into out. Returns 0 or TN_ENOMEM. */
 int tn__hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
                     unsigned char out[32]);

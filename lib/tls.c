@@ -129,7 +129,8 @@ typedef struct tls_conn_s {
     void *hs_arg;
     const char *reason;
     char *alpn; /* the negotiated protocol (owned) */
-    tn__qnode_t pump_node, closed_node;
+    tn__qnode_t pump_node, closed_node, hs_node;
+    int hs_status; /* a failed handshake's report, deferred */
     int refs;
     int error;       /* the TLS failure that ended the connection */
     int pending_end; /* an end to report to the reader once drained (TN_EOF or error) */
@@ -310,6 +311,27 @@ static void report_handshake(tls_conn_t *c, int status)
         return;
     c->hs_cb = NULL;
     cb(c->outer, status, c->hs_arg);
+}
+
+static void on_handshake_report(tn_ioloop_t *loop, void *arg)
+{
+    tls_conn_t *c = arg;
+    (void)loop;
+    report_handshake(c, c->hs_status);
+    conn_unref(c);
+}
+
+/* The stream is closing with the handshake unfinished or failed. The outer
+ * stream stays valid until its close callback, which comes after this. */
+static void defer_handshake_report(tls_conn_t *c, int status)
+{
+    if (c->hs_cb == NULL)
+        return;
+    c->hs_status = status;
+    if (tn__loop_defer_node(c->loop, &c->hs_node, on_handshake_report, c) == 0)
+        c->refs++;
+    else
+        report_handshake(c, status);
 }
 
 /* ---- input ------------------------------------------------------------- */
@@ -645,10 +667,9 @@ static void t_close(void *t)
     c->outer_closing = 1;
     c->want_read = 0;
     stop_timer(c);
-    if (!c->handshake_done && c->error == 0)
-        report_handshake(c, TN_ECLOSED);
-    else if (c->error != 0)
-        report_handshake(c, c->error);
+    /* Closing can be the user's own call: the waiter hears it later. */
+    if (!c->handshake_done || c->error != 0)
+        defer_handshake_report(c, c->error != 0 ? c->error : TN_ECLOSED);
     if (c->inner_gone) {
         if (tn__loop_defer_node(c->loop, &c->closed_node, on_outer_closed, c) == 0)
             c->refs++;

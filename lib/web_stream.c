@@ -46,7 +46,9 @@ static int on_piece(tn_http_request_t *req, const char *data, size_t len, void *
         return TN_ECALLBACK;
     }
     if (rc == TN_WEB_ASYNC) {
+        /* Kept alive for the resume even if the client leaves meanwhile. */
         h->body_paused = 1;
+        h->async = 1;
         return TN_PAUSE;
     }
     return TN_CONTINUE;
@@ -126,12 +128,20 @@ int tn_handler_resume_body(tn_handler_t *h)
 {
     if (!h->streaming)
         return TN_EINVAL;
-    if (h->closed || h->req == NULL)
+    if (h->closed || h->req == NULL) {
+        /* The client left while paused: this call releases the handler. */
+        if ((h->body_held || h->body_paused) && !h->finished) {
+            h->body_held = h->body_paused = 0;
+            h->released = 1;
+            tn__handler_maybe_free(h);
+        }
         return TN_ECLOSED;
+    }
     if (h->finished)
         return TN_EINVAL;
     if (h->body_held || h->body_paused) {
         h->body_held = h->body_paused = 0;
+        h->async = 0; /* from here on the client leaving frees it */
         if (h->body_done) {
             /* No body to read: the method runs, but not inside this call. */
             if (tn_ioloop_add_callback(tn_http_request_loop(h->req), on_resumed, h) != 0)

@@ -54,6 +54,9 @@ run "demo (HTTPS)" "https://localhost:$port/user/7" "/user/7" \
 curl_extra=()
 rm -rf "$certs"
 port=$((port + 2))
+run demo_workers "http://127.0.0.1:$port/user/7" "/user/7" \
+    "$bdir/examples/demo" --port "$port" --static examples/static --workers 2
+port=$((port + 2))
 run embed "http://127.0.0.1:$port/hello" "Hello, world" "$bdir/examples/embed" "$port"
 
 # webspider crawls a running demo with a queue and four workers: every page

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "ioloop_private.h"
 
 static _Thread_local tn_ioloop_t *current_loop;
@@ -68,6 +69,9 @@ void tn__loop_free(tn_ioloop_t *loop)
     tn__syncs_free(loop);
     tn__pool_drain(&loop->pool);
     tn_free(loop);
+    /* A loop usually ends with its thread (workers): the thread's cached
+     * digest state goes with it rather than leak (fetched again if used). */
+    tn__crypto_thread_end();
 }
 
 int tn_ioloop_new(tn_ioloop_t **loop_out)

@@ -924,10 +924,10 @@ Test(web, chat_long_poll_waiter_gets_the_posted_message)
     tn_mh_sends(&w.c, poll);
     tn_mh_sends(&leaver, poll);
     cr_assert_eq(w.c.mt->out_len, 0, "the poll waits");
-    cr_assert_eq(demo_chat.nwaiters, 2);
+    cr_assert_eq(demo_waiters.nwaiters, 2);
     tn_mt_eof(leaver.mt, TN_EOF);
     tn_mh_turns(&leaver, 5);
-    cr_assert_eq(demo_chat.nwaiters, 1, "a waiter whose client left is dropped");
+    cr_assert_eq(demo_waiters.nwaiters, 1, "a waiter whose client left is dropped");
     tn_mh_sends(&poster, "POST /chat/new HTTP/1.1\r\nHost: x\r\nContent-Type: "
                          "application/x-www-form-urlencoded\r\nContent-Length: 18\r\n\r\n"
                          "body=hello+%3Cb%3E");

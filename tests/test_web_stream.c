@@ -371,6 +371,24 @@ Test(web_stream, client_leaves_mid_body)
     ws_done(&w);
 }
 
+/* The client leaves while data_received is paused: on_connection_close,
+ * then the resume says TN_ECLOSED and releases the handler (ASan/LSan
+ * check both the lifetime and the release). */
+Test(web_stream, client_leaves_while_paused)
+{
+    ws_t w;
+    reset();
+    g.pause_pieces = 1;
+    ws_open(&w, &stream_class, 0);
+    tn_mh_sends(&w.c, "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+    cr_assert_eq(g.pieces, 1);
+    tn_mt_eof(w.c.mt, -104);
+    tn_mh_turns(&w.c, 4);
+    cr_assert_str_eq(g.life, "ipdx");
+    cr_assert_eq(tn_handler_resume_body(g.held), TN_ECLOSED);
+    ws_done(&w);
+}
+
 /* A class without the method: 405 at the headers, the body is not read. */
 static const tn_handler_class_t getonly_class = {
     .name = "GetOnly", .stream_request_body = 1, .data_received = s_data, .get = s_put};

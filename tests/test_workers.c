@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../examples/demo_app.h"
 #include "loop_util.h"
 #include "net_peer.h"
 #include "tornuv.h"
@@ -293,4 +294,102 @@ Test(workers, fork_processes_gives_up_after_max_restarts, .timeout = 60)
         _exit(1); /* always fails */
     cr_assert_eq(rc, TN_ECALLBACK, "three failures exceed two restarts");
     cr_assert_eq(id, -1);
+}
+
+/* ---- the demo's chat across workers ---------------------------------------- */
+
+static tn_app_t *g_app[MAXW];
+
+static void on_demo_freed(void *arg)
+{
+    tn_app_free(arg);
+}
+
+static int demo_start(tn_worker_t *w, void *arg)
+{
+    unsigned i = tn_worker_index(w);
+    (void)arg;
+    int err = demo_app_new(NULL, "s", &g_app[i]);
+    if (err != 0)
+        return err;
+    tn_httpserver_options_t o = {.request_cb = tn_app_request_cb, .request_arg = g_app[i]};
+    if ((err = tn_httpserver_new(tn_worker_loop(w), &o, &g_srv[i])) == 0 &&
+        (err = tn_worker_listen_http(w, g_srv[i])) != 0)
+        tn_httpserver_free(g_srv[i], NULL, NULL);
+    return err;
+}
+
+static void demo_stop(tn_worker_t *w, void *arg)
+{
+    unsigned i = tn_worker_index(w);
+    (void)arg;
+    __atomic_add_fetch(&g_stopped_calls, 1, __ATOMIC_SEQ_CST);
+    demo_chat_close();
+    tn_httpserver_free(g_srv[i], on_demo_freed, g_app[i]);
+}
+
+#define POLLERS 16
+
+typedef struct {
+    int port;
+    int got; /* the message arrived */
+} poller_t;
+
+static void *poller_main(void *arg)
+{
+    poller_t *p = arg;
+    int fd = tn_peer_connect(AF_INET, p->port, NULL);
+    if (fd < 0)
+        return NULL;
+    static const char req[] = "POST /chat/updates HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                              "application/x-www-form-urlencoded\r\nContent-Length: 8\r\n"
+                              "Connection: close\r\n\r\ncursor=0";
+    char buf[2048];
+    size_t have = 0;
+    ssize_t r;
+    if (send(fd, req, sizeof req - 1, 0) == (ssize_t)(sizeof req - 1))
+        while (have < sizeof buf - 1 && (r = recv(fd, buf + have, sizeof buf - 1 - have, 0)) > 0)
+            have += (size_t)r;
+    buf[have] = 0;
+    p->got = strstr(buf, "\"body\":\"across\"") != NULL;
+    tn_test_close_fd(fd);
+    return NULL;
+}
+
+/* Long polls spread over both workers all receive a message posted on one
+ * of them: the chat is shared (guarded), each loop answering its own. */
+Test(workers, demo_chat_reaches_polls_on_every_worker, .timeout = 60)
+{
+    tn_ioloop_t *main = tn_test_loop_new();
+    tn_workers_options_t o = {.count = 2,
+                              .address = "127.0.0.1",
+                              .on_start = demo_start,
+                              .on_stop = demo_stop,
+                              .on_stopped = on_stopped};
+    tn_workers_t *ws = NULL;
+    cr_assert_eq(tn_workers_start(main, &o, &ws), 0);
+    static poller_t p[POLLERS];
+    pthread_t t[POLLERS];
+    for (int i = 0; i < POLLERS; i++) {
+        p[i].port = tn_workers_port(ws);
+        pthread_create(&t[i], NULL, poller_main, &p[i]);
+    }
+    tn_test_sleep_ms(500); /* the polls are waiting */
+    int fd = tn_peer_connect(AF_INET, tn_workers_port(ws), NULL);
+    cr_assert(fd >= 0);
+    static const char post[] = "POST /chat/new HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                               "application/x-www-form-urlencoded\r\nContent-Length: 11\r\n"
+                               "Connection: close\r\n\r\nbody=across";
+    cr_assert_eq(send(fd, post, sizeof post - 1, 0), (ssize_t)(sizeof post - 1));
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    cr_assert(n > 0);
+    tn_test_close_fd(fd);
+    int got = 0;
+    for (int i = 0; i < POLLERS; i++) {
+        pthread_join(t[i], NULL);
+        got += p[i].got;
+    }
+    cr_assert_eq(got, POLLERS, "%d of %d polls got the message", got, POLLERS);
+    stop_and_free(main, ws, 2);
 }

@@ -223,8 +223,12 @@ TN_EXTERN int tn_handler_write_json(tn_handler_t *h, const char *json, size_t le
  * TN_WEB_ASYNC (sends the held 100 Continue and starts reading the body;
  * the method runs once it is complete, on a later drain), or after
  * data_received returned TN_WEB_ASYNC (the next piece comes later).
- * Returns 0, TN_EINVAL (not a streaming handler, nothing paused) or
- * TN_ECLOSED. Tornado: the prepare / data_received Future resolving. */
+ * A paused handler stays allocated until this call or tn_handler_finish,
+ * also when the client leaves meanwhile (on_connection_close tells it):
+ * then this call returns TN_ECLOSED and releases it (h must not be used
+ * afterwards). Returns 0, TN_EINVAL (not a streaming handler, nothing
+ * paused, or answered already) or TN_ECLOSED.
+ * Tornado: the prepare / data_received Future resolving. */
 TN_EXTERN int tn_handler_resume_body(tn_handler_t *h);
 
 /** Raises (or lowers) the body limit of this request; in initialize or
