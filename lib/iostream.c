@@ -1,5 +1,8 @@
 /* The IOStream state machine over a transport (see iostream.h for the
- * rules it keeps).
+ * rules it keeps): reads and their delivery, the transport's events, the
+ * write queue's hand-over and completion, close. The write entry points
+ * are in iostream_write.c, the plain accessors in iostream_access.c, the
+ * object itself in iostream_internal.h.
  *
  * Memory: the read buffer is allocated when the transport first asks for
  * space and released whenever a read leaves it empty, so an idle stream
@@ -12,92 +15,12 @@
  * its own stream; the memory goes when the last reference does. */
 #include <string.h>
 
+#include "iostream_internal.h"
 #include "iostream_stream.h"
 #include "loop_defer.h"
 #include "pool.h"
 #include "regex_internal.h"
 #include "tornuv/transport.h"
-
-enum read_kind { R_NONE, R_UNTIL, R_REGEX, R_BYTES, R_INTO, R_CLOSE, R_SOME };
-
-typedef struct wnode_s {
-    struct wnode_s *next;
-    tn__qnode_t done; /* its completion, queued without allocating */
-    tn_iostream_t *stream;
-    const char *data;
-    size_t len, off;
-    int owned, status;
-    tn_write_cb cb;
-    void *arg;
-} wnode_t;
-
-struct tn_iostream_s {
-    tn_ioloop_t *loop;
-    const tn_transport_ops_t *ops;
-    void *transport;
-    tn_iostream_options_t opts;
-    void *data;
-
-    char *buf;
-    size_t start, len, cap;
-
-    /* the pending read */
-    enum read_kind kind;
-    char delim[64];
-    size_t delim_len, max_bytes, n, scan;
-    /* read_some: leading bytes already presented and left unconsumed; the
-     * next read_some waits for bytes beyond them. */
-    size_t some_seen;
-    int partial;
-    char *into;
-    tn_read_cb cb;
-    tn_consume_cb consume_cb;
-    void *arg;
-    /* a completed read waiting for its delivery on the next drain */
-    int delivering;
-    /* nonzero while a callback holds a pointer into buf: no move, no free */
-    int pinned;
-    /* inside a read_some callback: how much it consumes is not known yet,
-     * so a read it starts is matched against the buffer only afterwards */
-    int consuming;
-    size_t deliver_len;
-    int deliver_status;
-    /* Queue entries for the delivery and the close notification: at most
-     * one of each is ever pending, and embedding them means neither can be
-     * lost to an allocation failure. */
-    tn__qnode_t deliver_node, close_node;
-
-    /* read_until_regex: the pattern in use (the stream's own cached one, or
-     * the caller's for the _compiled variant); one match block fits all,
-     * since only the overall match's end is used. */
-    const tn_regex_t *re;
-    tn_regex_t *cached_re;
-    char *cached_pattern;
-    pcre2_match_data *match;
-
-    wnode_t *wq, *wtail;
-    size_t unsent;
-    int in_flight;
-    size_t in_flight_len; /* bytes of the head write handed to ops->write */
-    /* shutdown requested: sent to the transport once the queue drains */
-    int want_shutdown, shut;
-    /* The peer's EOF arrived while bytes it sent before were still to be
-     * read: the stream stays open (writes go on) until a read finds nothing
-     * more, then closes once its writes are flushed. */
-    int eof, close_when_flushed;
-    int half_close; /* tn_iostream_set_half_close */
-
-    tn_close_cb close_cb;
-    void *close_arg;
-    int closed, transport_closed, reading, error, refs;
-
-    /* A streaming read (iostream_stream.c) owns the read slot while it
-     * lives, paused included: other reads are refused. stream_internal lets
-     * its own chunk reads through; drop_delivery discards a delivery it
-     * cancelled (the bytes stay buffered). */
-    tn__sread_t *streamer;
-    int stream_internal, drop_delivery;
-};
 
 static void do_close(tn_iostream_t *s, int cause);
 static void eof_close(tn_iostream_t *s);
@@ -381,7 +304,7 @@ static void finish_head(tn_iostream_t *s, int status)
     }
 }
 
-static void flush(tn_iostream_t *s)
+void tn__iostream_flush(tn_iostream_t *s)
 {
     while (s->wq != NULL && !s->in_flight && !s->closed) {
         wnode_t *w = s->wq;
@@ -568,7 +491,7 @@ void tn_iostream__on_write_done(tn_iostream_t *s, int status)
     s->in_flight_len = 0;
     if (s->wq->off == s->wq->len)
         finish_head(s, 0);
-    flush(s);
+    tn__iostream_flush(s);
 }
 
 void tn_iostream__on_connect(tn_iostream_t *s, int status)
@@ -578,7 +501,7 @@ void tn_iostream__on_connect(tn_iostream_t *s, int status)
         return;
     }
     update_reading(s);
-    flush(s);
+    tn__iostream_flush(s);
 }
 
 void tn_iostream__on_closed(tn_iostream_t *s)
@@ -748,101 +671,6 @@ int tn_iostream_read_some(tn_iostream_t *s, tn_consume_cb cb, void *arg)
     return start_read(s, R_SOME, NULL, cb, arg);
 }
 
-static int queue_write(tn_iostream_t *s, const char *data, size_t len, int owned, tn_write_cb cb,
-                       void *arg)
-{
-    wnode_t *w = tn_calloc(1, sizeof(*w));
-    if (w == NULL)
-        return TN_ENOMEM;
-    w->stream = s;
-    w->data = data;
-    w->len = len;
-    w->owned = owned;
-    w->cb = cb;
-    w->arg = arg;
-    if (s->wtail)
-        s->wtail->next = w;
-    else
-        s->wq = w;
-    s->wtail = w;
-    s->unsent += len;
-    flush(s);
-    return 0;
-}
-
-static int check_write(const tn_iostream_t *s, size_t len)
-{
-    if (s->closed)
-        return TN_ECLOSED;
-    if (s->want_shutdown)
-        return TN_EFINISHED;
-    if (s->opts.max_write_buffer_size && s->unsent + len > s->opts.max_write_buffer_size)
-        return TN_EBUFFULL;
-    return 0;
-}
-
-int tn_iostream_writev(tn_iostream_t *s, const tn_buf_t *bufs, size_t nbufs, tn_write_cb cb,
-                       void *arg)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < nbufs; i++)
-        total += bufs[i].len;
-    int err = check_write(s, total);
-    if (err != 0)
-        return err;
-    char *copy = NULL;
-    size_t cap = 0;
-    if (total > 0) {
-        /* Write copies come from the loop's pool (pool.h): no allocator
-         * churn per response. */
-        copy = tn__pool_get(s->loop, total, &cap);
-        if (copy == NULL)
-            return TN_ENOMEM;
-        size_t off = 0;
-        for (size_t i = 0; i < nbufs; i++) {
-            if (bufs[i].len > 0)
-                memcpy(copy + off, bufs[i].base, bufs[i].len);
-            off += bufs[i].len;
-        }
-    }
-    err = queue_write(s, copy, total, 1, cb, arg);
-    if (err != 0)
-        tn__pool_put(s->loop, copy, cap);
-    return err;
-}
-
-int tn_iostream_write(tn_iostream_t *s, const void *data, size_t len, tn_write_cb cb, void *arg)
-{
-    tn_buf_t b = {data, len};
-    return tn_iostream_writev(s, &b, 1, cb, arg);
-}
-
-int tn_iostream_write_ref(tn_iostream_t *s, const void *data, size_t len, tn_write_cb cb, void *arg)
-{
-    if (cb == NULL)
-        return TN_EINVAL;
-    int err = check_write(s, len);
-    if (err != 0)
-        return err;
-    return queue_write(s, data, len, 0, cb, arg);
-}
-
-void tn_iostream_set_half_close(tn_iostream_t *s, int on)
-{
-    s->half_close = on != 0;
-}
-
-int tn_iostream_shutdown(tn_iostream_t *s)
-{
-    if (s->closed)
-        return TN_ECLOSED;
-    if (s->want_shutdown)
-        return 0;
-    s->want_shutdown = 1;
-    flush(s);
-    return 0;
-}
-
 void tn_iostream_set_close_callback(tn_iostream_t *s, tn_close_cb cb, void *arg)
 {
     s->close_cb = cb;
@@ -858,16 +686,6 @@ void tn_iostream_close(tn_iostream_t *s)
 void tn_iostream_close_with(tn_iostream_t *s, int cause)
 {
     do_close(s, cause);
-}
-
-int tn_iostream_closed(const tn_iostream_t *s)
-{
-    return s->closed;
-}
-
-int tn_iostream_reading(const tn_iostream_t *s)
-{
-    return s->kind != R_NONE || s->streamer != NULL;
 }
 
 /* ---- hooks for streaming reads (iostream_stream.c) ---------------------- */
@@ -913,59 +731,4 @@ int tn__iostream_cancel_read(tn_iostream_t *s)
     s->kind = R_NONE;
     update_reading(s);
     return 0;
-}
-
-int tn_iostream_writing(const tn_iostream_t *s)
-{
-    return s->wq != NULL;
-}
-
-int tn_iostream_error(const tn_iostream_t *s)
-{
-    return s->error;
-}
-
-size_t tn_iostream_write_buffered(const tn_iostream_t *s)
-{
-    return s->unsent;
-}
-
-size_t tn_iostream_buffered(const tn_iostream_t *s)
-{
-    return s->len;
-}
-
-int tn_iostream_set_nodelay(tn_iostream_t *s, int on)
-{
-    if (s->closed)
-        return TN_ECLOSED;
-    return s->ops->set_nodelay ? s->ops->set_nodelay(s->transport, on) : TN_ENOTSUP;
-}
-
-int tn_iostream_remote_address(tn_iostream_t *s, char *ip, size_t iplen, int *port)
-{
-    if (s->transport_closed)
-        return TN_ECLOSED;
-    return s->ops->remote_address(s->transport, ip, iplen, port);
-}
-
-tn_ioloop_t *tn_iostream_loop(const tn_iostream_t *s)
-{
-    return s->loop;
-}
-
-void tn_iostream_set_data(tn_iostream_t *s, void *data)
-{
-    s->data = data;
-}
-
-void *tn_iostream_get_data(const tn_iostream_t *s)
-{
-    return s->data;
-}
-
-const tn_transport_ops_t *tn_iostream__ops(const tn_iostream_t *s, void **t)
-{
-    *t = s->transport;
-    return s->ops;
 }
