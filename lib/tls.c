@@ -36,65 +36,13 @@
 
 #include "tornuv/tls.h"
 
-#ifndef TN_HAVE_TLS
-
-int tn_tls_stream_new(tn_iostream_t *plain, tn_tls_context_t *ctx, const char *server_hostname,
-                      const tn_iostream_options_t *opts, tn_iostream_t **out)
-{
-    (void)plain;
-    (void)ctx;
-    (void)server_hostname;
-    (void)opts;
-    (void)out;
-    return TN_ENOTSUP;
-}
-
-int tn_tls_wait_for_handshake(tn_iostream_t *s, tn_tls_handshake_cb cb, void *arg)
-{
-    (void)s;
-    (void)cb;
-    (void)arg;
-    return TN_ENOTSUP;
-}
-
-int tn_iostream_start_tls(tn_iostream_t *plain, tn_tls_context_t *ctx, const char *server_hostname,
-                          const tn_iostream_options_t *opts, tn_tls_handshake_cb cb, void *arg)
-{
-    (void)plain;
-    (void)ctx;
-    (void)server_hostname;
-    (void)opts;
-    (void)cb;
-    (void)arg;
-    return TN_ENOTSUP;
-}
-
-int tn_tls_is_tls(const tn_iostream_t *s)
-{
-    (void)s;
-    return 0;
-}
-
-int tn_tls_get_info(const tn_iostream_t *s, tn_tls_info_t *info)
-{
-    (void)s;
-    (void)info;
-    return TN_ENOTSUP;
-}
-
-const char *tn_tls_error_reason(const tn_iostream_t *s)
-{
-    (void)s;
-    return NULL;
-}
-
-#else
+#ifdef TN_HAVE_TLS
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "loop_defer.h"
-#include "tls_internal.h"
+#include "tls_conn.h"
 #include "tornuv/transport.h"
 
 /* Plaintext encrypted per try_write call at most; more goes through
@@ -103,40 +51,6 @@ const char *tn_tls_error_reason(const tn_iostream_t *s)
 /* How long a close waits for close_notify to be sent to a peer that does
  * not read. */
 #define CLOSE_LINGER_MS 5000
-
-/* An output block: ciphertext on its way to the inner stream. */
-typedef struct obuf_s {
-    struct tls_conn_s *conn;
-    int completes_write; /* its sending completes the outer stream's ops->write */
-    size_t len, cap;
-    char data[];
-} obuf_t;
-
-typedef struct tls_conn_s {
-    tn__tls_conn_head_t head; /* first: what SSL_get_app_data returns */
-    SSL *ssl;
-    tn_ioloop_t *loop;
-    tn_iostream_t *inner, *outer;
-    obuf_t *out;
-    /* input lent to OpenSSL by the current read_some callback */
-    const char *in;
-    size_t in_len, in_off;
-    /* the outer stream's pending ops->write */
-    tn_buf_t *pw;
-    size_t pw_n, pw_i, pw_off;
-    tn_timeout_id timer; /* the handshake deadline, then the close linger */
-    tn_tls_handshake_cb hs_cb;
-    void *hs_arg;
-    const char *reason;
-    char *alpn; /* the negotiated protocol (owned) */
-    tn__qnode_t pump_node, closed_node, hs_node;
-    int hs_status; /* a failed handshake's report, deferred */
-    int refs;
-    int error;       /* the TLS failure that ended the connection */
-    int pending_end; /* an end to report to the reader once drained (TN_EOF or error) */
-    unsigned handshake_done : 1, want_read : 1, inner_reading : 1, write_wants_read : 1,
-        outer_closing : 1, inner_gone : 1, inner_closing : 1, end_reported : 1, pump_queued : 1;
-} tls_conn_t;
 
 static const tn_transport_ops_t tls_ops;
 static void process(tls_conn_t *c);
@@ -714,7 +628,7 @@ static const tn_transport_ops_t tls_ops = {t_read_start, t_read_stop, t_try_writ
 
 /* ---- public API -------------------------------------------------------- */
 
-static tls_conn_t *conn_of(const tn_iostream_t *s)
+tls_conn_t *tn__tls_conn_of(const tn_iostream_t *s)
 {
     void *t;
     if (s == NULL || tn_iostream__ops(s, &t) != &tls_ops)
@@ -805,7 +719,7 @@ int tn_tls_stream_new(tn_iostream_t *plain, tn_tls_context_t *ctx, const char *s
 
 int tn_tls_wait_for_handshake(tn_iostream_t *s, tn_tls_handshake_cb cb, void *arg)
 {
-    tls_conn_t *c = conn_of(s);
+    tls_conn_t *c = tn__tls_conn_of(s);
     if (c == NULL || cb == NULL)
         return TN_EINVAL;
     if (c->hs_cb != NULL)
@@ -828,41 +742,10 @@ int tn_iostream_start_tls(tn_iostream_t *plain, tn_tls_context_t *ctx, const cha
     int err = tn_tls_stream_new(plain, ctx, server_hostname, opts, &s);
     if (err != 0)
         return err;
-    tls_conn_t *c = conn_of(s);
+    tls_conn_t *c = tn__tls_conn_of(s);
     c->hs_cb = cb;
     c->hs_arg = arg;
     return 0;
-}
-
-int tn_tls_is_tls(const tn_iostream_t *s)
-{
-    return conn_of(s) != NULL;
-}
-
-int tn_tls_get_info(const tn_iostream_t *s, tn_tls_info_t *info)
-{
-    tls_conn_t *c = conn_of(s);
-    if (c == NULL || info == NULL)
-        return TN_EINVAL;
-    memset(info, 0, sizeof(*info));
-    info->handshake_done = c->handshake_done;
-    info->server_name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
-    if (!c->handshake_done)
-        return 0;
-    info->version = SSL_get_version(c->ssl);
-    info->cipher = SSL_get_cipher_name(c->ssl);
-    info->alpn = c->alpn;
-    info->session_reused = SSL_session_reused(c->ssl);
-    X509 *peer = SSL_get0_peer_certificate(c->ssl);
-    info->peer_verified = peer != NULL && SSL_get_verify_result(c->ssl) == X509_V_OK &&
-                          SSL_get_verify_mode(c->ssl) != SSL_VERIFY_NONE;
-    return 0;
-}
-
-const char *tn_tls_error_reason(const tn_iostream_t *s)
-{
-    tls_conn_t *c = conn_of(s);
-    return c ? c->reason : NULL;
 }
 
 #endif /* TN_HAVE_TLS */
