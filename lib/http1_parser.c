@@ -53,13 +53,8 @@ static int on_header_field(llhttp_t *l, const char *at, size_t len)
     return 0;
 }
 
-static int on_header_value(llhttp_t *l, const char *at, size_t len)
+void tn__h1field_set_value(tn__h1field_t *f, const char *at, size_t len)
 {
-    tn__h1parser_t *p = self(l);
-    tn__h1field_t *f;
-    if (p->field_count == 0)
-        return -1;
-    f = &p->fields[p->field_count - 1];
     while (len > 0 && (at[0] == ' ' || at[0] == '\t')) {
         at++;
         len--;
@@ -68,6 +63,16 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len)
         len--;
     f->value = at;
     f->value_len = len;
+}
+
+static int on_header_value(llhttp_t *l, const char *at, size_t len)
+{
+    tn__h1parser_t *p = self(l);
+    tn__h1field_t *f;
+    if (p->field_count == 0)
+        return -1;
+    f = &p->fields[p->field_count - 1];
+    tn__h1field_set_value(f, at, len);
     return 0;
 }
 

@@ -25,6 +25,11 @@ typedef struct {
     size_t value_len;
 } tn__h1field_t;
 
+/* Sets a field's value to [at, at+len) without its leading and trailing
+ * spaces and tabs (the optional whitespace of RFC 9110 5.5); requests and
+ * responses share it. */
+void tn__h1field_set_value(tn__h1field_t *f, const char *at, size_t len);
+
 typedef struct {
     /* Return 0 to continue, negative to stop (the feed returns that code). */
     int (*on_headers)(tn__h1parser_t *p, void *arg);

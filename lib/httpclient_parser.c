@@ -55,14 +55,7 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len)
     if (p->field_count == 0)
         return -1;
     f = &p->fields[p->field_count - 1];
-    while (len > 0 && (at[0] == ' ' || at[0] == '\t')) {
-        at++;
-        len--;
-    }
-    while (len > 0 && (at[len - 1] == ' ' || at[len - 1] == '\t'))
-        len--;
-    f->value = at;
-    f->value_len = len;
+    tn__h1field_set_value(f, at, len);
     return 0;
 }
 
