@@ -1,11 +1,13 @@
 """Turns bench/run's raw results into Markdown tables.
 
-    report.py results.tsv memory.tsv NIDLE
+    report.py results.tsv memory.tsv NIDLE [CHARTDIR]
 
 results.tsv: one row per (round, scenario, server) measurement; memory.tsv:
 one row per server. Rates are medians over the rounds, with min-max beside
 them; a server with no successful measurement shows why (not built, not
-installed, failed: check, ...).
+installed, failed: check, ...). With CHARTDIR, the per-CPU-second medians
+and the memory figures are also written there as <family>.chart.tsv for
+chart.py.
 """
 import csv
 import statistics
@@ -89,6 +91,8 @@ def fmt_us(x):
 
 
 def scenario_table(summary, sc, servers, unit):
+    if not any((sc, srv) in summary for srv in servers):
+        return
     print(f"### {LABEL[sc]}")
     print()
     print(f"| server | {unit}/s median | min–max | p99 latency | server CPU | {unit} per CPU-second |")
@@ -108,11 +112,8 @@ def scenario_table(summary, sc, servers, unit):
     print()
 
 
-def ratio_table(summary):
-    print("## Ratios: tornuv ÷ peer (median rates; > 1 means tornuv is faster)")
-    print()
-    print("| tornuv program | scenario | " + " | ".join(PEERS) + " |")
-    print("|---|---|" + "---:|" * len(PEERS))
+def ratio_rows(summary, key):
+    """Yields (tornuv program, scenario, cells) with tornuv ÷ peer for key."""
     for kind, scs in (("http", HTTP), ("echo", ECHO)):
         for tn in TORNUV[kind]:
             for sc in scs:
@@ -123,14 +124,48 @@ def ratio_table(summary):
                     theirs = summary.get((sc, peer), {}) if peer else None
                     if peer is None:
                         cells.append("n/a")
-                    elif "rate" not in mine:
-                        cells.append(mine.get("status", "-"))
-                    elif "rate" not in theirs:
-                        cells.append(f"({theirs.get('status', '-')})")
+                    elif not mine.get(key):
+                        cells.append(mine.get("status", "-") if "rate" not in mine else "-")
+                    elif not theirs.get(key):
+                        cells.append(f"({theirs.get('status', '-') if 'rate' not in theirs else '-'})")
                     else:
-                        cells.append(f"{mine['rate'] / theirs['rate']:.2f}")
-                print(f"| {tn} | {sc} | " + " | ".join(cells) + " |")
-    print()
+                        cells.append(f"{mine[key] / theirs[key]:.2f}")
+                if any(c not in ("-", "(-)", "n/a") for c in cells):
+                    yield tn, sc, cells
+
+
+def ratio_table(summary):
+    for key, title in (("per_core", "per server CPU-second (the issue's targets)"),
+                       ("rate", "median rates")):
+        print(f"## Ratios: tornuv ÷ peer, {title}; > 1 means tornuv is ahead")
+        print()
+        print("| tornuv program | scenario | " + " | ".join(PEERS) + " |")
+        print("|---|---|" + "---:|" * len(PEERS))
+        for tn, sc, cells in ratio_rows(summary, key):
+            print(f"| {tn} | {sc} | " + " | ".join(cells) + " |")
+        print()
+
+
+def write_charts(summary, mem, outdir):
+    """Writes http/echo/memory .chart.tsv files for chart.py."""
+    head = "chart\tserver\tvalue\tunit\n"
+    for family, scs, servers, unit in (
+            ("http", HTTP, HTTP_SERVERS, "req per server CPU-second"),
+            ("echo", ECHO, ECHO_SERVERS, "lines per server CPU-second")):
+        with open(f"{outdir}/{family}.chart.tsv", "w") as f:
+            f.write(head)
+            for sc in scs:
+                for srv in servers:
+                    s = summary.get((sc, srv), {})
+                    if s.get("per_core"):
+                        f.write(f"{sc}\t{srv}\t{s['per_core']:.0f}\t{unit}\n")
+    with open(f"{outdir}/memory.chart.tsv", "w") as f:
+        f.write(head)
+        for m in mem:
+            idle, loaded, ok = num(m["idle_kb"]), num(m["loaded_kb"]), num(m["ok"])
+            if m["status"] == "ok" and idle and loaded and ok:
+                f.write(f"idle keep-alive connection\t{m['server']}\t{(loaded - idle) / ok:.2f}"
+                        f"\tKB per connection (lower is better)\n")
 
 
 def scaling_table(summary):
@@ -172,21 +207,28 @@ def main():
     mem = load(sys.argv[2])
     nidle = sys.argv[3] if len(sys.argv) > 3 else "?"
     summary = summarize(rows)
+    if len(sys.argv) > 4:
+        write_charts(summary, mem, sys.argv[4])
     rounds = len({r["round"] for r in rows})
     print(f"Medians over {rounds} round(s); min–max is the spread over the rounds.")
     print("Latency is the load generator's 99th percentile (wrk --latency / echo_client).")
     print()
-    ratio_table(summary)
-    scaling_table(summary)
-    print("## HTTP hello (wrk, 1 thread)")
-    print()
-    for sc in HTTP:
-        scenario_table(summary, sc, HTTP_SERVERS, "req")
-    print("## Line echo (bench/echo_client, 64-byte lines)")
-    print()
-    for sc in ECHO:
-        scenario_table(summary, sc, ECHO_SERVERS, "lines")
-    memory_table(mem, nidle)
+    scenarios = {sc for sc, _ in summary}
+    if scenarios:
+        ratio_table(summary)
+        scaling_table(summary)
+    if scenarios & set(HTTP):
+        print("## HTTP hello (wrk, 1 thread)")
+        print()
+        for sc in HTTP:
+            scenario_table(summary, sc, HTTP_SERVERS, "req")
+    if scenarios & set(ECHO):
+        print("## Line echo (bench/echo_client, 64-byte lines)")
+        print()
+        for sc in ECHO:
+            scenario_table(summary, sc, ECHO_SERVERS, "lines")
+    if mem:
+        memory_table(mem, nidle)
 
 
 if __name__ == "__main__":
